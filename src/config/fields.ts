@@ -1,0 +1,77 @@
+/**
+ * Field builders for the config schema. A field knows its default, how to read a value that
+ * arrives as text (environment variables, flags) and what it allows, so that one definition
+ * gives the TypeScript type, the default, the validation and the documentation.
+ */
+export interface Field<T> {
+  readonly kind: 'string' | 'number' | 'integer' | 'boolean' | 'enum';
+  readonly default: T;
+  readonly doc: string;
+  /** Human description of what is allowed, used in error messages and the README. */
+  readonly allowed: string;
+  /** Returns the checked value, or a string describing why it is not allowed. */
+  check(value: unknown): { ok: true; value: T } | { ok: false };
+  /** Converts a textual value (env/flag) to the field's type before `check`. */
+  fromText(text: string): unknown;
+}
+
+export function stringField(def: string, doc: string): Field<string> {
+  return {
+    kind: 'string',
+    default: def,
+    doc,
+    allowed: 'a string',
+    check: (v) => (typeof v === 'string' ? { ok: true, value: v } : { ok: false }),
+    fromText: (t) => t,
+  };
+}
+
+function numberLike(kind: 'number' | 'integer', def: number, min: number, max: number, doc: string): Field<number> {
+  const what = kind === 'integer' ? 'an integer' : 'a number';
+  return {
+    kind,
+    default: def,
+    doc,
+    allowed: `${what} from ${min} to ${max}`,
+    check: (v) =>
+      typeof v === 'number' && Number.isFinite(v) && v >= min && v <= max && (kind === 'number' || Number.isInteger(v))
+        ? { ok: true, value: v }
+        : { ok: false },
+    fromText: (t) => (t.trim() === '' ? t : Number(t)),
+  };
+}
+
+export function numberField(def: number, min: number, max: number, doc: string): Field<number> {
+  return numberLike('number', def, min, max, doc);
+}
+
+export function integerField(def: number, min: number, max: number, doc: string): Field<number> {
+  return numberLike('integer', def, min, max, doc);
+}
+
+export function booleanField(def: boolean, doc: string): Field<boolean> {
+  return {
+    kind: 'boolean',
+    default: def,
+    doc,
+    allowed: 'true or false',
+    check: (v) => (typeof v === 'boolean' ? { ok: true, value: v } : { ok: false }),
+    fromText: (t) => {
+      const lower = t.trim().toLowerCase();
+      if (['true', '1', 'yes', 'on'].includes(lower)) return true;
+      if (['false', '0', 'no', 'off'].includes(lower)) return false;
+      return t;
+    },
+  };
+}
+
+export function enumField<const V extends string>(def: V, values: readonly V[], doc: string): Field<V> {
+  return {
+    kind: 'enum',
+    default: def,
+    doc,
+    allowed: `one of ${values.join(', ')}`,
+    check: (v) => (typeof v === 'string' && (values as readonly string[]).includes(v) ? { ok: true, value: v as V } : { ok: false }),
+    fromText: (t) => t.trim(),
+  };
+}

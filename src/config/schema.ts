@@ -1,0 +1,77 @@
+import { booleanField, enumField, integerField, numberField, stringField, type Field } from './fields';
+
+/**
+ * The configuration schema: the single source of truth for every key, its type, default,
+ * what it allows and its documentation (the README table is generated from it by
+ * `edgesight config --docs`). Keys are dotted paths; in JSON files they nest
+ * (`{"decision": {"threshold": 0.6}}`), in the environment they are EDGESIGHT_SECTION_KEY
+ * (`EDGESIGHT_DECISION_THRESHOLD=0.6`), on the command line `--set decision.threshold=0.6`.
+ */
+export const configSchema = {
+  source: stringField(
+    'auto',
+    'Frame source: auto, camera, gstreamer, url, file, images, webcam, demo, or a bare device path, camera index, URL, video file or image folder (the kind is inferred).',
+  ),
+
+  'camera.device': stringField('', 'Camera for `camera`: a device path (prefer /dev/v4l/by-id/...) or an index. Empty: the first camera that opens.'),
+  'camera.width': integerField(640, 16, 7680, 'Requested capture width in pixels.'),
+  'camera.height': integerField(480, 16, 4320, 'Requested capture height in pixels.'),
+  'camera.fps': integerField(30, 1, 240, 'Requested capture frame rate.'),
+  'camera.preferMjpeg': booleanField(true, 'Ask the camera for MJPEG (less USB bandwidth, higher fps on a Pi) where it offers it.'),
+
+  'gstreamer.pipeline': stringField(
+    'libcamerasrc ! video/x-raw,width=640,height=480,framerate=30/1 ! videoconvert ! video/x-raw,format=BGR ! appsink drop=true max-buffers=1',
+    'GStreamer pipeline for `gstreamer`, ending in appsink. The default reads the Raspberry Pi camera through libcamera.',
+  ),
+  'url.address': stringField('', 'RTSP or HTTP address of an IP camera for `url`.'),
+
+  'file.path': stringField('', 'Video file for `file`.'),
+  'file.loop': booleanField(true, 'Start the video again when it ends.'),
+  'file.realtime': booleanField(true, "Play at the video's own fps; false reads as fast as the pipeline takes frames."),
+
+  'images.folder': stringField('', 'Folder of images (jpg, png, bmp, webp) for `images`, played in name order.'),
+  'images.fps': numberField(2, 0.01, 120, 'Images shown per second.'),
+  'images.loop': booleanField(true, 'Start again after the last image.'),
+
+  'webcam.device': stringField('/dev/video0', 'Device for `webcam` (node-webcam through fswebcam).'),
+
+  'demo.fps': numberField(15, 1, 120, 'Frames per second of the built-in demo scene.'),
+  'demo.secondsPerDigit': numberField(1.2, 0.1, 60, 'How long the demo shows one digit before changing to the next.'),
+  'demo.seed': integerField(1, 0, 2 ** 31 - 1, 'Seed of the demo scene (which digits, how they move).'),
+
+  'model.path': stringField('models/default', 'Model package directory (model.json + weights + metadata.json).'),
+  'model.backend': enumField('auto', ['auto', 'tfjs-node', 'wasm', 'cpu'] as const, 'TensorFlow.js backend; auto picks tfjs-node when installed, else wasm, else cpu.'),
+
+  'decision.topK': integerField(3, 1, 100, 'How many ranked labels are reported and drawn.'),
+  'decision.threshold': numberField(0.5, 0, 1, 'Below this confidence the decision is "uncertain".'),
+  'decision.smoothing': enumField('none', ['none', 'average', 'vote'] as const, 'Temporal smoothing: average scores over the window, or vote (a label needs decision.votes of the last decision.window frames).'),
+  'decision.window': integerField(5, 1, 100, 'Frames considered by smoothing.'),
+  'decision.votes': integerField(3, 1, 100, 'For vote smoothing: wins needed within the window.'),
+
+  'overlay.enabled': booleanField(true, 'Draw label, confidence, top-k bars and speed onto frames.'),
+  'stream.jpegQuality': integerField(80, 10, 100, 'JPEG quality of encoded frames.'),
+
+  'pipeline.maxFps': numberField(0, 0, 240, 'Upper limit on classified frames per second; 0 means as fast as possible.'),
+  'pipeline.reportEverySeconds': numberField(10, 0, 3600, 'How often `run` logs throughput and the current decision; 0 turns it off.'),
+
+  'log.level': enumField('info', ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const, 'Log level.'),
+} satisfies Record<string, Field<unknown>>;
+
+export type ConfigSchema = typeof configSchema;
+export type ConfigKey = keyof ConfigSchema;
+type FieldValue<F> = F extends Field<infer T> ? T : never;
+/** The resolved configuration: every key present with its checked value. */
+export type Config = { readonly [K in ConfigKey]: FieldValue<ConfigSchema[K]> };
+
+export const configKeys = Object.keys(configSchema) as ConfigKey[];
+
+/** EDGESIGHT_ + the dotted key in upper snake case: decision.topK -> EDGESIGHT_DECISION_TOP_K. */
+export function envNameFor(key: ConfigKey): string {
+  return 'EDGESIGHT_' + key.replace(/([a-z0-9])([A-Z])/g, '$1_$2').replace(/\./g, '_').toUpperCase();
+}
+
+export function defaultConfig(): Config {
+  const out: Record<string, unknown> = {};
+  for (const key of configKeys) out[key] = configSchema[key].default;
+  return out as Config;
+}

@@ -1,0 +1,53 @@
+/**
+ * The catalogue of errors a user can cause. Each has a stable code and an exit code; the CLI
+ * prints `message` on one line and exits with `exitCode`, never a stack trace. Anything that
+ * is not an EdgesightError is a bug and is reported with its stack.
+ */
+export abstract class EdgesightError extends Error {
+  abstract readonly code: string;
+  abstract readonly exitCode: number;
+}
+
+/** A config file, environment variable or flag holds a value the schema does not allow. */
+export class ConfigError extends EdgesightError {
+  readonly code = 'E_CONFIG';
+  readonly exitCode = 2;
+}
+
+/** The command line itself is wrong (unknown command or option, missing argument). */
+export class UsageError extends EdgesightError {
+  readonly code = 'E_USAGE';
+  readonly exitCode = 2;
+}
+
+/** A model package is missing, corrupt or inconsistent. `file` names the offending file. */
+export class ModelPackageError extends EdgesightError {
+  readonly code = 'E_MODEL_PACKAGE';
+  readonly exitCode = 3;
+  constructor(readonly file: string, problem: string) {
+    super(`model package: ${file}: ${problem}`);
+  }
+}
+
+/** A frame source could not be opened or stopped delivering frames. */
+export class SourceError extends EdgesightError {
+  readonly code = 'E_SOURCE';
+  readonly exitCode = 4;
+}
+
+/** An input file given to a command (an image or video for `predict`) could not be read. */
+export class InputFileError extends EdgesightError {
+  readonly code = 'E_INPUT_FILE';
+  readonly exitCode = 1;
+  constructor(readonly file: string, problem: string) {
+    super(`${file}: ${problem}`);
+  }
+}
+
+export function isEdgesightError(err: unknown): err is EdgesightError {
+  return err instanceof EdgesightError;
+}
+
+export function errorMessage(err: unknown): string {
+  return err instanceof Error ? err.message : String(err);
+}
