@@ -1,0 +1,100 @@
+import * as fs from 'node:fs';
+import type { Config } from '../config/schema';
+import { SourceError, errorMessage } from '../util/errors';
+import type { Logger } from '../util/logger';
+import { listCameras } from './cameras';
+import { DemoSource } from './demo-source';
+import type { FrameSource, SourceKind } from './frame-source';
+import { ImagesSource, isImageFile } from './images-source';
+import { OpenCvSource } from './opencv-source';
+import { WebcamSource } from './webcam-source';
+
+const KINDS: ReadonlyArray<SourceKind | 'auto'> = ['auto', 'camera', 'gstreamer', 'url', 'file', 'images', 'webcam', 'demo'];
+
+export interface SourceSpec {
+  kind: SourceKind | 'auto';
+  /** Device, pipeline, URL, file or folder; undefined means "take it from the config section". */
+  target?: string;
+}
+
+/**
+ * Reads `source` (config or --source): a kind name, or a bare device path, camera index, URL,
+ * GStreamer pipeline, video file or image folder whose kind is inferred.
+ */
+export function parseSourceSpec(text: string): SourceSpec {
+  const s = text.trim();
+  if ((KINDS as readonly string[]).includes(s)) return { kind: s as SourceSpec['kind'] };
+  if (/^\d+$/.test(s) || s.startsWith('/dev/')) return { kind: 'camera', target: s };
+  if (/^[a-z][a-z0-9+.-]*:\/\//i.test(s)) return { kind: 'url', target: s };
+  if (s.includes('!') && /appsink/.test(s)) return { kind: 'gstreamer', target: s };
+  if (fs.existsSync(s)) {
+    if (fs.statSync(s).isDirectory()) return { kind: 'images', target: s };
+    if (isImageFile(s)) throw new SourceError(`source '${s}' is a single image: give its folder (source images) or use 'edgesight predict ${s}'`);
+    return { kind: 'file', target: s };
+  }
+  throw new SourceError(`source '${s}' is not a kind (${KINDS.join(', ')}), a device, a URL, or an existing file or folder`);
+}
+
+/** Builds the source the config asks for and opens it; `auto` tries each camera, then the demo. */
+export async function openSource(config: Config, log: Logger): Promise<FrameSource> {
+  const spec = parseSourceSpec(config.source);
+  if (spec.kind === 'auto') return openAuto(config, log);
+  const source = buildSource(spec, config, log);
+  await source.open();
+  return source;
+}
+
+async function openAuto(config: Config, log: Logger): Promise<FrameSource> {
+  const cameras = listCameras();
+  const tried: string[] = [];
+  for (const camera of cameras) {
+    const source = buildSource({ kind: 'camera', target: camera.path }, config, log);
+    try {
+      await source.open();
+      log.info({ source: source.description }, `source auto: using camera ${camera.path}`);
+      return source;
+    } catch (err) {
+      tried.push(`${camera.path}: ${errorMessage(err)}`);
+    }
+  }
+  const demo = buildSource({ kind: 'demo' }, config, log);
+  await demo.open();
+  log.info({ tried }, cameras.length === 0 ? 'source auto: no camera found (/dev/video*, /dev/v4l/by-id), using the built-in demo scene' : `source auto: none of ${cameras.length} camera(s) opened, using the built-in demo scene`);
+  return demo;
+}
+
+export function buildSource(spec: SourceSpec, config: Config, log: Logger): FrameSource {
+  const camera = { width: config['camera.width'], height: config['camera.height'], fps: config['camera.fps'], preferMjpeg: config['camera.preferMjpeg'] };
+  const need = (value: string, key: string, kind: string): string => {
+    if (!value) throw new SourceError(`source ${kind} needs ${key} to be set`);
+    return value;
+  };
+  switch (spec.kind) {
+    case 'camera': {
+      const target = spec.target ?? config['camera.device'] ?? '';
+      if (target) return new OpenCvSource({ kind: 'camera', target, camera });
+      const first = listCameras()[0];
+      if (!first) throw new SourceError('source camera: no camera found (looked for /dev/v4l/by-id/* and /dev/video*)');
+      return new OpenCvSource({ kind: 'camera', target: first.path, camera });
+    }
+    case 'gstreamer':
+      return new OpenCvSource({ kind: 'gstreamer', target: spec.target ?? need(config['gstreamer.pipeline'], 'gstreamer.pipeline', 'gstreamer') });
+    case 'url':
+      return new OpenCvSource({ kind: 'url', target: spec.target ?? need(config['url.address'], 'url.address', 'url') });
+    case 'file': {
+      const file = spec.target ?? need(config['file.path'], 'file.path', 'file');
+      if (!fs.existsSync(file)) throw new SourceError(`source file ${file} does not exist`);
+      return new OpenCvSource({ kind: 'file', target: file, loop: config['file.loop'], realtime: config['file.realtime'] });
+    }
+    case 'images':
+      return new ImagesSource(spec.target ?? need(config['images.folder'], 'images.folder', 'images'), config['images.fps'], config['images.loop'], (file, reason) =>
+        log.warn({ file }, `images: skipping ${file}: ${reason}`),
+      );
+    case 'webcam':
+      return new WebcamSource(spec.target ?? config['webcam.device'], config['camera.width'], config['camera.height']);
+    case 'demo':
+      return new DemoSource({ width: 640, height: 480, fps: config['demo.fps'], secondsPerDigit: config['demo.secondsPerDigit'], seed: config['demo.seed'] });
+    default:
+      throw new SourceError(`source kind ${spec.kind} is not supported here`);
+  }
+}
