@@ -1,0 +1,284 @@
+import type { FrameSource } from '../capture/frame-source';
+import { Pacer } from '../capture/frame-source';
+import type { Classifier } from '../model/classifier';
+import { errorMessage } from '../util/errors';
+import type { Logger } from '../util/logger';
+import { TypedEmitter } from '../util/typed-emitter';
+import type { Mat } from '../vision/cv';
+import { encodeJpeg } from '../vision/encoder';
+import { drawOverlay } from '../vision/overlay';
+import type { Decision, DecisionMaker } from './decision';
+import { PipelineStats, type Stage } from './stats';
+
+export interface FrameResult {
+  seq: number;
+  /** Wall-clock time the frame was read (ms since epoch). */
+  capturedAt: number;
+  decidedAt: number;
+  width: number;
+  height: number;
+  decision: Decision;
+  /** The source's true label, when it knows one (the demo scene). */
+  truth?: string;
+  /** This frame's time per stage in ms (encode is filled in on the `jpeg` event, 0 when nobody watches). */
+  timings: Record<Stage, number>;
+}
+
+/** An annotated frame encoded as JPEG, with the result it shows. */
+export interface EncodedFrame {
+  result: FrameResult;
+  jpeg: Buffer;
+}
+
+export type SourceState = 'open' | 'ended' | 'error' | 'closed';
+
+export interface PipelineEvents extends Record<string, unknown> {
+  result: FrameResult;
+  /** Emitted only while someone holds requestJpeg(). */
+  jpeg: EncodedFrame;
+  source: { state: SourceState; description: string; error?: string };
+  listenerError: { event: string; error: unknown };
+}
+
+export interface PipelineOptions {
+  source: FrameSource;
+  classifier: Classifier;
+  decisions: DecisionMaker;
+  log: Logger;
+  overlay: boolean;
+  jpegQuality: number;
+  /** 0: classify as fast as frames come. */
+  maxFps: number;
+  /** Wait before trying to reopen a live source that failed. */
+  reopenDelayMs?: number;
+}
+
+interface PendingFrame {
+  mat: Mat;
+  seq: number;
+  capturedAt: number;
+  readMs: number;
+  truth?: string;
+}
+
+/**
+ * Capture and classification as two loops that meet in a single slot: capture always writes
+ * the newest frame there (overwriting one not yet classified counts as dropped), and
+ * classification always takes the newest. Nothing queues, so a slow model never makes the
+ * picture late, only less frequent. Results go out as typed events; the pipeline knows
+ * nothing of HTTP.
+ */
+export class Pipeline {
+  readonly events = new TypedEmitter<PipelineEvents>();
+  readonly stats = new PipelineStats();
+  overlayEnabled: boolean;
+  jpegQuality: number;
+  maxFps: number;
+  paused = false;
+
+  private running = false;
+  private slot: PendingFrame | undefined;
+  private wake: (() => void) | undefined;
+  private captureDone = false;
+  private seq = 0;
+  private jpegConsumers = 0;
+  private encodeInFlight = false;
+  private loops: Promise<void> | undefined;
+  private lastDecision: FrameResult | undefined;
+
+  constructor(private readonly options: PipelineOptions) {
+    this.overlayEnabled = options.overlay;
+    this.jpegQuality = options.jpegQuality;
+    this.maxFps = options.maxFps;
+  }
+
+  get classifier(): Classifier {
+    return this.options.classifier;
+  }
+
+  get source(): FrameSource {
+    return this.options.source;
+  }
+
+  get latest(): FrameResult | undefined {
+    return this.lastDecision;
+  }
+
+  /** Declares interest in encoded frames; call the returned function to withdraw it. */
+  requestJpeg(): () => void {
+    this.jpegConsumers++;
+    let released = false;
+    return () => {
+      if (!released) {
+        released = true;
+        this.jpegConsumers--;
+      }
+    };
+  }
+
+  /** Starts both loops; the returned promise settles when a finite source has been fully classified or stop() is called. */
+  start(): Promise<void> {
+    if (this.loops) return this.loops;
+    this.running = true;
+    this.events.emit('source', { state: 'open', description: this.options.source.description });
+    this.loops = Promise.all([this.captureLoop(), this.classifyLoop()]).then(() => undefined);
+    return this.loops;
+  }
+
+  async stop(): Promise<void> {
+    this.running = false;
+    this.wake?.();
+    await this.loops;
+    this.loops = undefined;
+  }
+
+  private async captureLoop(): Promise<void> {
+    const { source, log } = this.options;
+    const pacer = new Pacer(source.paceFps);
+    while (this.running) {
+      const started = performance.now();
+      let image;
+      try {
+        image = await source.read();
+      } catch (err) {
+        if (!this.running) break;
+        await this.recoverSource(err);
+        pacer.reset();
+        continue;
+      }
+      const readMs = performance.now() - started;
+      if (!image) {
+        log.info({ source: source.description }, 'source ended');
+        this.events.emit('source', { state: 'ended', description: source.description });
+        break;
+      }
+      this.stats.captured++;
+      if (pacer.isStale()) {
+        this.stats.dropped++;
+        image.mat.release();
+        continue;
+      }
+      if (this.slot) {
+        // Overwritten before anyone classified it: a dropped frame. Free its pixels now.
+        this.stats.dropped++;
+        this.slot.mat.release();
+      }
+      this.slot = { mat: image.mat, seq: ++this.seq, capturedAt: Date.now(), readMs, truth: image.truth };
+      this.wake?.();
+      await pacer.wait();
+      // Let the classify loop and I/O run between frames even when reads complete instantly.
+      await new Promise<void>((resolve) => setImmediate(resolve));
+    }
+    this.captureDone = true;
+    this.wake?.();
+  }
+
+  private async recoverSource(err: unknown): Promise<void> {
+    const { source, log } = this.options;
+    const message = errorMessage(err);
+    log.error({ source: source.description, err: message }, 'source failed; will reopen');
+    this.events.emit('source', { state: 'error', description: source.description, error: message });
+    await source.close().catch(() => undefined);
+    await sleep(this.options.reopenDelayMs ?? 2000);
+    if (!this.running) return;
+    try {
+      await source.open();
+      log.info({ source: source.description }, 'source reopened');
+      this.events.emit('source', { state: 'open', description: source.description });
+    } catch (reopenErr) {
+      log.warn({ err: errorMessage(reopenErr) }, 'source reopen failed; retrying');
+    }
+  }
+
+  private async nextFrame(): Promise<PendingFrame | undefined> {
+    while (this.running) {
+      const frame = this.slot;
+      if (frame) {
+        this.slot = undefined;
+        return frame;
+      }
+      if (this.captureDone) return undefined;
+      await new Promise<void>((resolve) => (this.wake = resolve));
+      this.wake = undefined;
+    }
+    return undefined;
+  }
+
+  private async classifyLoop(): Promise<void> {
+    const { classifier, decisions, log } = this.options;
+    let lastStart = 0;
+    for (;;) {
+      const frame = await this.nextFrame();
+      if (!frame) break;
+      if (this.paused) {
+        frame.mat.release();
+        continue;
+      }
+      if (this.maxFps > 0) {
+        const wait = lastStart + 1000 / this.maxFps - performance.now();
+        if (wait > 0) await sleep(wait);
+      }
+      lastStart = performance.now();
+      let handedToEncoder = false;
+      try {
+        const result = this.process(frame, classifier, decisions);
+        this.lastDecision = result;
+        handedToEncoder = this.jpegConsumers > 0 && this.encode(frame.mat, result);
+        this.events.emit('result', result);
+      } catch (err) {
+        log.error({ seq: frame.seq, err: errorMessage(err) }, 'frame could not be classified');
+      }
+      if (!handedToEncoder) frame.mat.release();
+      await new Promise<void>((resolve) => setImmediate(resolve));
+    }
+  }
+
+  private process(frame: PendingFrame, classifier: Classifier, decisions: DecisionMaker): FrameResult {
+    const { scores, preprocessMs, inferMs } = classifier.classify(frame.mat);
+    const decision = decisions.decide(scores);
+    this.stats.tick();
+    const t0 = performance.now();
+    if (this.overlayEnabled) drawOverlay(frame.mat, { decision, fps: this.stats.fps(), inferMs: this.stats.stageMs.infer || inferMs });
+    const overlayMs = this.overlayEnabled ? performance.now() - t0 : 0;
+    const timings: Record<Stage, number> = { read: frame.readMs, preprocess: preprocessMs, infer: inferMs, overlay: overlayMs, encode: 0 };
+    this.stats.record('read', frame.readMs);
+    this.stats.record('preprocess', preprocessMs);
+    this.stats.record('infer', inferMs);
+    this.stats.record('overlay', overlayMs);
+    const decidedAt = Date.now();
+    this.stats.recordLatency(decidedAt - frame.capturedAt);
+    return { seq: frame.seq, capturedAt: frame.capturedAt, decidedAt, width: frame.mat.cols, height: frame.mat.rows, decision, truth: frame.truth, timings };
+  }
+
+  /**
+   * Encodes on the thread pool while the next frame is classified. One encode at a time:
+   * a frame that arrives while the previous is still encoding is sent without a picture
+   * rather than queued. Returns whether it took the frame (it then releases it when done).
+   */
+  private encode(mat: Mat, result: FrameResult): boolean {
+    if (this.encodeInFlight) return false;
+    this.encodeInFlight = true;
+    const started = performance.now();
+    encodeJpeg(mat, this.jpegQuality).then(
+      (jpeg) => {
+        this.encodeInFlight = false;
+        mat.release();
+        const ms = performance.now() - started;
+        result.timings.encode = ms;
+        this.stats.record('encode', ms);
+        this.stats.encoded++;
+        this.events.emit('jpeg', { result, jpeg });
+      },
+      (err: Error) => {
+        this.encodeInFlight = false;
+        mat.release();
+        this.options.log.error({ err: err.message }, 'JPEG encoding failed');
+      },
+    );
+    return true;
+  }
+}
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}
