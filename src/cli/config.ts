@@ -1,0 +1,23 @@
+import { toNestedJson } from '../config/load';
+import { configKeys, configSchema, envNameFor } from '../config/schema';
+import { configFromValues, configOptions, parseCommandArgs } from './options';
+
+export async function main(argv: string[]): Promise<number> {
+  const { values } = parseCommandArgs('config', argv, { ...configOptions, docs: { type: 'boolean' } } as const);
+  if (values.docs) {
+    process.stdout.write(configDocs() + '\n');
+    return 0;
+  }
+  const config = configFromValues(values);
+  process.stdout.write(JSON.stringify(toNestedJson(config), null, 2) + '\n');
+  return 0;
+}
+
+/** The README's configuration table, generated from the schema so the two cannot drift. */
+export function configDocs(): string {
+  const rows = configKeys.map((key) => {
+    const f = configSchema[key];
+    return `| \`${key}\` | \`${JSON.stringify(f.default)}\` | ${f.allowed} | \`${envNameFor(key)}\` | ${f.doc.replace(/\|/g, '\\|')} |`;
+  });
+  return ['| key | default | allowed | environment | meaning |', '| --- | --- | --- | --- | --- |', ...rows].join('\n');
+}

@@ -1,0 +1,49 @@
+import { resolveModelDir } from '../model/open-model';
+import { selectBackend } from '../model/backend';
+import { loadModelPackage } from '../model/model-package';
+import { UsageError } from '../util/errors';
+import { parseCommandArgs } from './options';
+
+export async function main(argv: string[]): Promise<number> {
+  const { values, positionals } = parseCommandArgs('info', argv, { json: { type: 'boolean' }, backend: { type: 'string' } } as const);
+  if (positionals.length !== 1) throw new UsageError('info: give one model package directory: edgesight info MODEL_DIR');
+  const backendArg = values.backend ?? 'auto';
+  if (!['auto', 'tfjs-node', 'wasm', 'cpu'].includes(backendArg)) throw new UsageError(`info: --backend must be one of auto, tfjs-node, wasm, cpu, got '${backendArg}'`);
+  const backend = await selectBackend(backendArg as 'auto');
+  const loaded = await loadModelPackage(resolveModelDir(positionals[0]));
+  const m = loaded.metadata;
+  const report = {
+    path: loaded.dir,
+    name: m.name,
+    version: m.version,
+    format: loaded.format,
+    input: { height: loaded.inputShape[0], width: loaded.inputShape[1], channels: loaded.inputShape[2] },
+    labels: m.labels,
+    outputActivation: m.outputActivation,
+    parameters: loaded.parameters,
+    weightBytes: loaded.weightBytes,
+    preprocess: m.preprocess,
+    conventions: m.conventions,
+    backend: backend.name,
+    training: m.extra.training,
+  };
+  loaded.model.dispose();
+  if (values.json) {
+    process.stdout.write(JSON.stringify(report, null, 2) + '\n');
+    return 0;
+  }
+  const p = m.preprocess;
+  const lines = [
+    `model       ${report.name} (${report.version})`,
+    `path        ${report.path}`,
+    `format      ${report.format}, ${report.parameters.toLocaleString('en-US')} parameters, ${(report.weightBytes / 1024).toFixed(1)} KiB of weights`,
+    `input       ${p.width}x${p.height}x${p.channels}`,
+    `labels      ${m.labels.length}: ${m.labels.map((l) => JSON.stringify(l)).join(', ')}`,
+    `output      ${m.outputActivation}`,
+    `preprocess  resize ${p.resizeMode}, ${p.channels === 1 ? 'grayscale' : p.colorOrder.toUpperCase()}, range [${p.range.join(', ')}], invert ${p.invert}, contrast ${p.contrast}${p.roi ? `, roi ${JSON.stringify(p.roi)}` : ''}`,
+    `conventions ${m.conventions === 'teachable-machine' ? 'Teachable Machine (fields absent from metadata.json take its defaults)' : 'edgesight'}`,
+    `backend     ${backend.name}`,
+  ];
+  process.stdout.write(lines.join('\n') + '\n');
+  return 0;
+}

@@ -1,0 +1,60 @@
+#!/usr/bin/env node
+import { errorMessage, isEdgesightError, UsageError } from '../util/errors';
+
+const COMMANDS: Record<string, { summary: string; load: () => Promise<{ main(argv: string[]): Promise<number> }> }> = {
+  run: { summary: 'run the daemon: camera (or demo) -> model -> annotated frames', load: () => import('./run') },
+  predict: { summary: 'classify image and video files: predict PATH... [--model DIR] [--json] [--top K]', load: () => import('./predict') },
+  info: { summary: 'describe a model package: info MODEL_DIR [--json]', load: () => import('./info') },
+  doctor: { summary: 'report OpenCV build, TF.js backend, cameras and model found', load: () => import('./doctor') },
+  config: { summary: 'print the resolved configuration (--docs: the key reference as Markdown)', load: () => import('./config') },
+};
+
+function usage(): string {
+  const lines = Object.entries(COMMANDS).map(([name, c]) => `  ${name.padEnd(8)} ${c.summary}`);
+  return [
+    'usage: edgesight <command> [options]',
+    '',
+    ...lines,
+    '',
+    'Config options (run, predict, doctor, config): --config FILE, --set key=value (repeatable),',
+    '  --source S, --model DIR, --backend auto|tfjs-node|wasm|cpu, --threshold X, --top K,',
+    '  --smoothing none|average|vote, --log-level L. Environment: EDGESIGHT_SECTION_KEY=value.',
+  ].join('\n');
+}
+
+export async function cli(argv: string[]): Promise<number> {
+  const [command, ...rest] = argv;
+  if (!command || command === 'help' || command === '--help' || command === '-h') {
+    process.stdout.write(usage() + '\n');
+    return command ? 0 : 2;
+  }
+  if (command === '--version' || command === 'version') {
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    process.stdout.write(`${require('../../../package.json').version}\n`);
+    return 0;
+  }
+  const entry = COMMANDS[command];
+  if (!entry) throw new UsageError(`unknown command '${command}' (commands: ${Object.keys(COMMANDS).join(', ')})`);
+  const mod = await entry.load();
+  return mod.main(rest);
+}
+
+/** Runs a command line and sets the exit code; user mistakes print one line, bugs their stack. */
+export function runCli(argv: string[]): Promise<void> {
+  return cli(argv).then(
+    (code) => {
+      process.exitCode = code;
+    },
+    (err: unknown) => {
+      if (isEdgesightError(err)) {
+        process.stderr.write(`edgesight: ${err.message}\n`);
+        process.exitCode = err.exitCode;
+      } else {
+        process.stderr.write(`edgesight: internal error: ${errorMessage(err)}\n${(err as Error)?.stack ?? ''}\n`);
+        process.exitCode = 70;
+      }
+    },
+  );
+}
+
+if (require.main === module) void runCli(process.argv.slice(2));

@@ -1,0 +1,52 @@
+import { parseArgs } from 'node:util';
+import { loadConfig } from '../config/load';
+import type { Config, ConfigKey } from '../config/schema';
+import { UsageError } from '../util/errors';
+
+/** Options every command that reads the config understands; shortcuts map onto config keys. */
+export const configOptions = {
+  config: { type: 'string' },
+  set: { type: 'string', multiple: true },
+  source: { type: 'string' },
+  model: { type: 'string' },
+  backend: { type: 'string' },
+  threshold: { type: 'string' },
+  top: { type: 'string' },
+  smoothing: { type: 'string' },
+  'log-level': { type: 'string' },
+} as const;
+
+const SHORTCUTS: Record<string, ConfigKey> = {
+  source: 'source',
+  model: 'model.path',
+  backend: 'model.backend',
+  threshold: 'decision.threshold',
+  top: 'decision.topK',
+  smoothing: 'decision.smoothing',
+  'log-level': 'log.level',
+};
+
+type ParseArgsConfig = Parameters<typeof parseArgs>[0] & object;
+
+/** parseArgs with errors turned into a UsageError that names the command. */
+export function parseCommandArgs<O extends NonNullable<ParseArgsConfig['options']>>(command: string, argv: string[], options: O) {
+  try {
+    return parseArgs({ args: argv, options, allowPositionals: true, strict: true });
+  } catch (err) {
+    throw new UsageError(`${command}: ${(err as Error).message.replace(/\. To specify a positional.*$/, '')} (see 'edgesight help')`);
+  }
+}
+
+/** Resolves the config from defaults, --config, EDGESIGHT_* and the parsed flags. */
+export function configFromValues(values: Record<string, unknown>, env: NodeJS.ProcessEnv = process.env): Config {
+  const flags: Partial<Record<ConfigKey, unknown>> = {};
+  for (const item of (values.set as string[] | undefined) ?? []) {
+    const eq = item.indexOf('=');
+    if (eq <= 0) throw new UsageError(`--set expects key=value, got '${item}'`);
+    (flags as Record<string, unknown>)[item.slice(0, eq).trim()] = item.slice(eq + 1);
+  }
+  for (const [flag, key] of Object.entries(SHORTCUTS)) {
+    if (values[flag] !== undefined) flags[key] = values[flag];
+  }
+  return loadConfig({ configFile: values.config as string | undefined, env, flags });
+}

@@ -1,0 +1,140 @@
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { isImageFile } from '../capture/images-source';
+import type { Classifier } from '../model/classifier';
+import { openClassifier } from '../model/open-model';
+import { DecisionMaker, type Decision } from '../pipeline/decision';
+import type { Config } from '../config/schema';
+import { errorMessage, InputFileError, UsageError } from '../util/errors';
+import { createLogger } from '../util/logger';
+import { cv, type Mat } from '../vision/cv';
+import { configFromValues, configOptions, parseCommandArgs } from './options';
+
+export interface PredictLine {
+  file: string;
+  /** Frame index within a video (every frame, none dropped); absent for images. */
+  frame?: number;
+  label: string;
+  confidence: number;
+  topk: Array<{ label: string; confidence: number }>;
+  /** True when the frame's confidence is below decision.threshold. */
+  uncertain: boolean;
+  /** The smoothed decision over recent frames of the same video, when smoothing is on. */
+  smoothed?: { label: string; confidence: number };
+}
+
+/**
+ * `edgesight predict PATH...`: classifies images and every frame of videos with the same
+ * preprocessing and model code as the daemon. A folder stands for the images and videos in it.
+ * Unreadable files are reported by name and skipped; exit code 1 if any failed.
+ */
+export async function main(argv: string[]): Promise<number> {
+  const { values, positionals } = parseCommandArgs('predict', argv, { ...configOptions, json: { type: 'boolean' } } as const);
+  if (positionals.length === 0) throw new UsageError('predict: give at least one image, video or folder: edgesight predict PATH... [--model DIR] [--json] [--top K]');
+  const config = configFromValues(values);
+  const log = createLogger(config['log.level'] === 'info' ? 'warn' : config['log.level']);
+  const { classifier } = await openClassifier(config, log);
+  const write = values.json
+    ? (line: PredictLine) => process.stdout.write(JSON.stringify(line) + '\n')
+    : (line: PredictLine) => process.stdout.write(formatText(line) + '\n');
+
+  let failed = 0;
+  for (const file of expand(positionals)) {
+    try {
+      await predictFile(file, classifier, config, write);
+    } catch (err) {
+      failed++;
+      process.stderr.write(`edgesight: predict: ${err instanceof InputFileError ? err.message : `${file}: ${errorMessage(err)}`}\n`);
+    }
+  }
+  classifier.dispose();
+  return failed > 0 ? 1 : 0;
+}
+
+function expand(paths: string[]): string[] {
+  const collator = new Intl.Collator(undefined, { numeric: true });
+  return paths.flatMap((p) => {
+    if (fs.existsSync(p) && fs.statSync(p).isDirectory()) {
+      return fs.readdirSync(p).sort(collator.compare).map((f) => path.join(p, f)).filter((f) => fs.statSync(f).isFile());
+    }
+    return [p];
+  });
+}
+
+export async function predictFile(file: string, classifier: Classifier, config: Config, write: (line: PredictLine) => void): Promise<void> {
+  if (!fs.existsSync(file)) throw new InputFileError(file, 'does not exist');
+  const decisions = new DecisionMaker(classifier.labels, {
+    topK: config['decision.topK'],
+    threshold: config['decision.threshold'],
+    smoothing: config['decision.smoothing'],
+    window: config['decision.window'],
+    votes: config['decision.votes'],
+  });
+  const smoothing = config['decision.smoothing'] !== 'none';
+  if (isImageFile(file)) {
+    let mat: Mat;
+    try {
+      mat = await cv.imreadAsync(file);
+    } catch {
+      throw new InputFileError(file, 'not a readable image');
+    }
+    if (mat.empty) throw new InputFileError(file, 'not a readable image');
+    write(lineFor(file, undefined, classifier, decisions, mat, false));
+    mat.release();
+    return;
+  }
+  let capture;
+  try {
+    capture = new cv.VideoCapture(file);
+  } catch {
+    throw new InputFileError(file, 'not an image or a video OpenCV can decode');
+  }
+  try {
+    let frame = await capture.readAsync();
+    if (frame.empty) throw new InputFileError(file, 'not an image or a video OpenCV can decode (no frames)');
+    for (let index = 0; !frame.empty; index++) {
+      // Decode the next frame on the thread pool while this one is classified.
+      const next = capture.readAsync();
+      write(lineFor(file, index, classifier, decisions, frame, smoothing));
+      frame.release();
+      frame = await next;
+    }
+  } finally {
+    capture.release();
+  }
+}
+
+function lineFor(file: string, frame: number | undefined, classifier: Classifier, decisions: DecisionMaker, mat: Mat, smoothing: boolean): PredictLine {
+  const { scores } = classifier.classify(mat);
+  const decision: Decision = decisions.decide(scores);
+  const topk = rankAll(scores, classifier.labels, decisions.current.topK);
+  const line: PredictLine = {
+    file,
+    ...(frame === undefined ? {} : { frame }),
+    label: topk[0].label,
+    confidence: round(topk[0].confidence),
+    topk,
+    uncertain: topk[0].confidence < decisions.current.threshold,
+  };
+  if (smoothing) line.smoothed = { label: decision.label, confidence: round(decision.confidence) };
+  return line;
+}
+
+/** Top-k of this frame's own scores (never smoothed: smoothing goes in its own field). */
+function rankAll(scores: Float32Array, labels: readonly string[], k: number): Array<{ label: string; confidence: number }> {
+  return Array.from(scores, (confidence, index) => ({ index, confidence }))
+    .sort((a, b) => b.confidence - a.confidence)
+    .slice(0, k)
+    .map((r) => ({ label: labels[r.index], confidence: round(r.confidence) }));
+}
+
+function round(x: number): number {
+  return Math.round(x * 1e4) / 1e4;
+}
+
+function formatText(line: PredictLine): string {
+  const where = line.frame === undefined ? line.file : `${line.file}#${line.frame}`;
+  const top = line.topk.map((t) => `${t.label} ${(t.confidence * 100).toFixed(1)}%`).join(', ');
+  const smoothed = line.smoothed ? `  smoothed ${line.smoothed.label} ${(line.smoothed.confidence * 100).toFixed(1)}%` : '';
+  return `${where}\t${line.label}\t${(line.confidence * 100).toFixed(1)}%${line.uncertain ? ' (uncertain)' : ''}\t[${top}]${smoothed}`;
+}

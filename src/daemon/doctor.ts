@@ -1,0 +1,82 @@
+import * as fs from 'node:fs';
+import type { Config } from '../config/schema';
+import { listCameras, type CameraDevice } from '../capture/cameras';
+import { currentBackend, selectBackend } from '../model/backend';
+import { loadModelPackage } from '../model/model-package';
+import { resolveModelDir } from '../model/open-model';
+import { errorMessage } from '../util/errors';
+import { cv } from '../vision/cv';
+
+export interface DoctorReport {
+  node: string;
+  opencv: { ok: boolean; version?: string; videoBackends?: Record<string, boolean>; error?: string };
+  tfjs: { ok: boolean; backend?: string; version?: string; passedOver?: string[]; error?: string };
+  cameras: CameraDevice[];
+  model: { ok: boolean; path?: string; name?: string; labels?: number; input?: string; error?: string };
+  source: string;
+}
+
+/** What this machine offers edgesight: the report of `edgesight doctor`, also logged at start-up. */
+export async function gatherReport(config: Config, options: { checkModel?: boolean } = {}): Promise<DoctorReport> {
+  const report: DoctorReport = {
+    node: process.version,
+    opencv: { ok: false },
+    tfjs: { ok: false },
+    cameras: listCameras(),
+    model: { ok: false },
+    source: config.source,
+  };
+  try {
+    const v = cv.version;
+    const info = cv.getBuildInformation();
+    report.opencv = { ok: true, version: `${v.major}.${v.minor}.${v.revision}`, videoBackends: videoBackends(info) };
+  } catch (err) {
+    report.opencv = { ok: false, error: errorMessage(err) };
+  }
+  try {
+    const choice = currentBackend() ?? (await selectBackend(config['model.backend']));
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    const version = require('@tensorflow/tfjs/package.json').version as string;
+    report.tfjs = { ok: true, backend: choice.name, version, passedOver: choice.skipped };
+  } catch (err) {
+    report.tfjs = { ok: false, error: errorMessage(err) };
+  }
+  if (report.tfjs.ok && options.checkModel !== false) {
+    try {
+      const loaded = await loadModelPackage(resolveModelDir(config['model.path']));
+      const p = loaded.metadata.preprocess;
+      report.model = { ok: true, path: loaded.dir, name: loaded.metadata.name, labels: loaded.metadata.labels.length, input: `${p.width}x${p.height}x${p.channels}` };
+      loaded.model.dispose();
+    } catch (err) {
+      report.model = { ok: false, path: config['model.path'], error: errorMessage(err) };
+    }
+  }
+  return report;
+}
+
+/** Reads the "Video I/O" section of OpenCV's build information: which capture backends were compiled in. */
+function videoBackends(info: string): Record<string, boolean> {
+  const out: Record<string, boolean> = {};
+  for (const name of ['V4L/V4L2', 'GStreamer', 'FFMPEG']) {
+    const m = new RegExp(`^\\s*${name.replace('/', '\\/')}:\\s*(\\S+)`, 'mi').exec(info);
+    out[name] = !!m && !/^NO$/i.test(m[1]);
+  }
+  return out;
+}
+
+export function formatReport(r: DoctorReport): string {
+  const mark = (ok: boolean) => (ok ? 'ok  ' : 'FAIL');
+  const backends = r.opencv.videoBackends ? Object.entries(r.opencv.videoBackends).map(([k, v]) => `${k} ${v ? 'yes' : 'no'}`).join(', ') : '';
+  const lines = [
+    `node     ok   ${r.node}`,
+    `opencv   ${mark(r.opencv.ok)} ${r.opencv.ok ? `${r.opencv.version} (video: ${backends})` : r.opencv.error}`,
+    `tfjs     ${mark(r.tfjs.ok)} ${r.tfjs.ok ? `${r.tfjs.version}, backend ${r.tfjs.backend}${r.tfjs.passedOver?.length ? ` (passed over: ${r.tfjs.passedOver.join('; ')})` : ''}` : r.tfjs.error}`,
+    `cameras  ${r.cameras.length ? 'ok  ' : 'none'} ${r.cameras.length ? r.cameras.map((c) => (c.path === c.node ? c.path : `${c.path} -> ${c.node}`)).join(', ') : 'no /dev/video* or /dev/v4l/by-id devices (source auto will use the demo scene)'}`,
+    r.model.ok || r.model.error ? `model    ${mark(r.model.ok)} ${r.model.ok ? `${r.model.name} at ${r.model.path} (${r.model.input}, ${r.model.labels} labels)` : r.model.error}` : '',
+    `source   ${r.source}`,
+  ];
+  if (fs.existsSync('/sys/firmware/devicetree/base/model')) {
+    lines.unshift(`device   ${fs.readFileSync('/sys/firmware/devicetree/base/model', 'utf8').replace(/\0/g, '')}`);
+  }
+  return lines.filter(Boolean).join('\n');
+}
