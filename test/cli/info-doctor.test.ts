@@ -1,0 +1,53 @@
+import { strict as assert } from 'node:assert';
+import { defaultModelDir, runCli, teachableMachineFixture } from '../helpers/fixtures';
+
+describe('edgesight info and doctor', function () {
+  this.timeout(120_000);
+
+  it('info describes the default model', () => {
+    const result = runCli(['info', defaultModelDir]);
+    assert.equal(result.code, 0, result.stderr);
+    assert.match(result.stdout, /input\s+28x28x1/);
+    assert.match(result.stdout, /labels\s+10: "0", "1"/);
+    assert.match(result.stdout, /preprocess\s+resize center-crop, grayscale, range \[0, 1\], invert auto, contrast stretch/);
+    assert.match(result.stdout, /backend\s+(wasm|tensorflow|cpu)/);
+  });
+
+  it('info --json describes a Teachable Machine export with its conventions', () => {
+    const result = runCli(['info', '--json', teachableMachineFixture]);
+    assert.equal(result.code, 0, result.stderr);
+    const info = JSON.parse(result.stdout);
+    assert.deepEqual(info.labels, ['Class 1', 'Class 2']);
+    assert.deepEqual(info.input, { height: 224, width: 224, channels: 3 });
+    assert.equal(info.conventions, 'teachable-machine');
+    assert.deepEqual(info.preprocess.range, [-1, 1]);
+  });
+
+  it('info names a directory that is not a package', () => {
+    const result = runCli(['info', '/tmp']);
+    assert.equal(result.code, 3);
+    assert.equal(result.stderr.trim(), 'edgesight: model package: /tmp/model.json: is missing');
+  });
+
+  it('doctor reports OpenCV, the TF.js backend, cameras and the model', () => {
+    const result = runCli(['doctor', '--json']);
+    assert.equal(result.code, 0, result.stderr);
+    const report = JSON.parse(result.stdout);
+    assert.equal(report.opencv.ok, true);
+    assert.match(report.opencv.version, /^4\.\d+\.\d+$/);
+    assert.equal(report.opencv.videoBackends.FFMPEG, true);
+    assert.ok(['wasm', 'tensorflow'].includes(report.tfjs.backend));
+    assert.ok(Array.isArray(report.cameras));
+    assert.equal(report.model.ok, true);
+    assert.equal(report.model.input, '28x28x1');
+  });
+
+  it('unknown commands and options exit 2 with one line', () => {
+    const a = runCli(['fly']);
+    assert.equal(a.code, 2);
+    assert.match(a.stderr.trim(), /^edgesight: unknown command 'fly'/);
+    const b = runCli(['predict', '--jsn', 'x.png']);
+    assert.equal(b.code, 2);
+    assert.match(b.stderr.trim(), /^edgesight: predict: Unknown option '--jsn'/);
+  });
+});

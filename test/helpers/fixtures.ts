@@ -1,0 +1,90 @@
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { spawnSync } from 'node:child_process';
+import * as tf from '@tensorflow/tfjs';
+import { directorySaveHandler, METADATA_JSON } from '../../src/model/package-io';
+import { loadMnistSplit } from '../../src/train/mnist-digits';
+import { randomWebcamPose } from '../../src/train/digit-eval';
+import { seededRandom } from '../../src/util/random';
+import { cv, matFromPixels } from '../../src/vision/cv';
+import { PaperDigitScene } from '../../src/vision/digit-scene';
+
+export const projectRoot = path.resolve(__dirname, '..', '..', '..');
+export const cliPath = path.join(projectRoot, 'bin', 'edgesight');
+export const defaultModelDir = path.join(projectRoot, 'models', 'default');
+
+export function tempDir(prefix = 'edgesight-test-'): string {
+  return fs.mkdtempSync(path.join(os.tmpdir(), prefix));
+}
+
+/** Runs the real CLI as a user would, with a clean environment apart from PATH and HOME. */
+export function runCli(args: string[], env: Record<string, string> = {}, timeoutMs = 240_000) {
+  const result = spawnSync(process.execPath, [cliPath, ...args], {
+    encoding: 'utf8',
+    env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '/tmp', ...env },
+    timeout: timeoutMs,
+    maxBuffer: 256 * 1024 * 1024,
+  });
+  return { code: result.status, stdout: result.stdout, stderr: result.stderr };
+}
+
+/**
+ * Writes a 640x480 MJPEG clip (OpenCV VideoWriter, .avi) of validation-split digits drawn dark
+ * on light paper, held up like a webcam shot; returns the true label of every frame.
+ */
+export function writePaperDigitClip(file: string, options: { digits: number; framesPerDigit: number; fps?: number; seed?: number; width?: number; height?: number }): string[] {
+  const width = options.width ?? 640;
+  const height = options.height ?? 480;
+  const writer = new cv.VideoWriter(file, cv.VideoWriter.fourcc('MJPG'), options.fps ?? 15, new cv.Size(width, height), true);
+  const scene = new PaperDigitScene(width, height);
+  const random = seededRandom(options.seed ?? 5);
+  const validation = loadMnistSplit().validation;
+  const truths: string[] = [];
+  for (let d = 0; d < options.digits; d++) {
+    const label = d % 10;
+    const pool = validation[label];
+    const image = pool[Math.floor(random() * pool.length)];
+    const pose = randomWebcamPose(random);
+    for (let f = 0; f < options.framesPerDigit; f++) {
+      // The hand moves a little between frames: a slow turn and drift.
+      writer.write(scene.render(image, { ...pose, angle: pose.angle + f * 0.3, dx: pose.dx + f * 0.002 }));
+      truths.push(String(label));
+    }
+  }
+  writer.release();
+  return truths;
+}
+
+/** Writes validation-split digits as 28x28 PNGs (light on dark, as MNIST stores them). */
+export function writeMnistPngs(dir: string, perClass: number): Array<{ file: string; label: string }> {
+  fs.mkdirSync(dir, { recursive: true });
+  const out: Array<{ file: string; label: string }> = [];
+  loadMnistSplit().validation.forEach((images, label) => {
+    images.slice(0, perClass).forEach((image, i) => {
+      const file = path.join(dir, `${label}-${i}.png`);
+      cv.imwrite(file, matFromPixels(image, 28, 28));
+      out.push({ file, label: String(label) });
+    });
+  });
+  return out;
+}
+
+/**
+ * Saves a small real TF.js layers model as a package. `inputShape` and `units` let tests make
+ * packages that are wrong in one way; the metadata can be overridden field by field.
+ */
+export async function writeTinyPackage(dir: string, options: { inputShape?: number[]; units?: number; labels?: string[]; metadata?: Record<string, unknown> } = {}): Promise<void> {
+  const inputShape = options.inputShape ?? [8, 8, 1];
+  const units = options.units ?? 3;
+  const model = tf.sequential();
+  model.add(tf.layers.flatten({ inputShape }));
+  model.add(tf.layers.dense({ units, activation: units === 1 ? 'sigmoid' : 'softmax', kernelInitializer: 'glorotUniform' }));
+  await model.save(directorySaveHandler(dir));
+  model.dispose();
+  const labels = options.labels ?? Array.from({ length: units === 1 ? 2 : units }, (_, i) => `class ${i}`);
+  fs.writeFileSync(path.join(dir, METADATA_JSON), JSON.stringify({ name: 'tiny', labels, ...options.metadata }));
+}
+
+/** A real 2019 Teachable Machine image export with its 22 sample images ("Class 1", "Class 2"). */
+export const teachableMachineFixture = path.join(projectRoot, 'test', 'fixtures', 'teachable-machine-2019');

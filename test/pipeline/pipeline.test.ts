@@ -1,0 +1,131 @@
+import { strict as assert } from 'node:assert';
+import * as path from 'node:path';
+import * as tf from '@tensorflow/tfjs';
+import { OpenCvSource } from '../../src/capture/opencv-source';
+import type { CapturedImage, FrameSource } from '../../src/capture/frame-source';
+import { selectBackend } from '../../src/model/backend';
+import { Classifier } from '../../src/model/classifier';
+import { loadModelPackage } from '../../src/model/model-package';
+import { DecisionMaker } from '../../src/pipeline/decision';
+import { Pipeline, type FrameResult } from '../../src/pipeline/pipeline';
+import { silentLogger } from '../../src/util/logger';
+import { cv } from '../../src/vision/cv';
+import { defaultModelDir, tempDir, writePaperDigitClip } from '../helpers/fixtures';
+
+const decisionSettings = { topK: 3, threshold: 0.5, smoothing: 'none' as const, window: 5, votes: 3 };
+
+function makePipeline(source: FrameSource, classifier: Classifier, overrides: Partial<ConstructorParameters<typeof Pipeline>[0]> = {}): Pipeline {
+  return new Pipeline({ source, classifier, decisions: new DecisionMaker(classifier.labels, decisionSettings), log: silentLogger(), overlay: true, jpegQuality: 80, maxFps: 0, ...overrides });
+}
+
+describe('Pipeline on a real clip with the default model', function () {
+  this.timeout(300_000);
+  let classifier: Classifier;
+  let clip: string;
+  let truths: string[];
+
+  before(async () => {
+    await selectBackend('auto');
+    classifier = new Classifier(await loadModelPackage(defaultModelDir));
+    clip = path.join(tempDir(), 'paper.avi');
+    truths = writePaperDigitClip(clip, { digits: 20, framesPerDigit: 6, seed: 11 });
+  });
+  after(() => classifier.dispose());
+
+  it('classifies the frames it takes correctly and in order, dropping stale ones', async () => {
+    const source = new OpenCvSource({ kind: 'file', target: clip, loop: false, realtime: true });
+    await source.open();
+    // Every read frame gets a sequence number; remember which truth each one had.
+    const pipeline = makePipeline(source, classifier);
+    const results: FrameResult[] = [];
+    pipeline.events.on('result', (r) => results.push(r));
+    await pipeline.start();
+    await source.close();
+    assert.ok(results.length > truths.length * 0.5, `classified ${results.length} of ${truths.length}`);
+    for (let i = 1; i < results.length; i++) assert.ok(results[i].seq > results[i - 1].seq, 'in order');
+    const correct = results.filter((r) => r.decision.frameTop.label === truths[r.seq - 1]).length;
+    assert.ok(correct / results.length >= 0.9, `accuracy ${correct}/${results.length}`);
+    const stats = pipeline.stats.snapshot();
+    assert.equal(stats.captured, truths.length);
+    assert.equal(stats.classified + stats.dropped, stats.captured);
+    assert.ok(stats.stageMs.infer > 0 && stats.stageMs.preprocess > 0 && stats.stageMs.read > 0);
+  });
+
+  it('never queues: a slow classifier drops frames instead of falling behind', async () => {
+    const source = new OpenCvSource({ kind: 'file', target: clip, loop: false, realtime: true });
+    await source.open();
+    const slow = Object.create(classifier) as Classifier;
+    slow.classify = (frame) => {
+      const until = performance.now() + 150; // a model ~10x slower than the 15 fps source
+      while (performance.now() < until);
+      return classifier.classify(frame);
+    };
+    const pipeline = makePipeline(source, slow);
+    const latencies: number[] = [];
+    pipeline.events.on('result', (r) => latencies.push(r.decidedAt - r.capturedAt));
+    await pipeline.start();
+    await source.close();
+    const stats = pipeline.stats.snapshot();
+    assert.ok(stats.dropped > stats.classified, `dropped ${stats.dropped}, classified ${stats.classified}`);
+    // Latency stays about one classification long; it would grow to seconds with a queue.
+    assert.ok(Math.max(...latencies) < 1000, `max latency ${Math.max(...latencies)} ms`);
+  });
+
+  it('encodes JPEG only while someone asks for it', async () => {
+    const source = new OpenCvSource({ kind: 'file', target: clip, loop: true, realtime: false });
+    await source.open();
+    const pipeline = makePipeline(source, classifier);
+    const jpegs: Buffer[] = [];
+    pipeline.events.on('jpeg', ({ jpeg }) => jpegs.push(jpeg));
+    let results = 0;
+    pipeline.events.on('result', () => results++);
+    void pipeline.start();
+    while (results < 10) await new Promise((r) => setTimeout(r, 10));
+    assert.equal(jpegs.length, 0);
+    assert.equal(pipeline.stats.encoded, 0);
+    const release = pipeline.requestJpeg();
+    while (jpegs.length < 5) await new Promise((r) => setTimeout(r, 10));
+    release();
+    await new Promise((r) => setTimeout(r, 100));
+    const encoded = pipeline.stats.encoded;
+    const before = results;
+    while (results < before + 10) await new Promise((r) => setTimeout(r, 10));
+    await pipeline.stop();
+    await source.close();
+    assert.equal(pipeline.stats.encoded, encoded, 'no encoding after release');
+    const decoded = cv.imdecode(jpegs[0]);
+    assert.equal(decoded.cols, 640);
+    assert.equal(decoded.rows, 480);
+  });
+
+  it('keeps tf.memory().numTensors flat over 10,000 classified frames', async () => {
+    const frame = new cv.Mat(480, 640, cv.CV_8UC3, [200, 210, 220]);
+    let served = 0;
+    let classified = 0;
+    let consumed: (() => void) | undefined;
+    // A source that hands over the next frame only once the last one is classified, so all 10,000 are.
+    const lockstep: FrameSource = {
+      kind: 'demo',
+      description: 'one frame 10,000 times',
+      fps: undefined,
+      paceFps: undefined,
+      open: async () => {},
+      read: async (): Promise<CapturedImage | null> => {
+        while (classified < served) await new Promise<void>((resolve) => (consumed = resolve));
+        return served++ < 10_000 ? { mat: frame.copy() } : null;
+      },
+      close: async () => {},
+    };
+    const pipeline = makePipeline(lockstep, classifier);
+    let after100 = -1;
+    pipeline.events.on('result', () => {
+      if (pipeline.stats.classified === 100) after100 = tf.memory().numTensors;
+      classified++;
+      consumed?.();
+    });
+    await pipeline.start();
+    assert.equal(pipeline.stats.classified, 10_000);
+    assert.ok(after100 > 0);
+    assert.equal(tf.memory().numTensors, after100);
+  });
+});
