@@ -1,7 +1,8 @@
 /**
  * Prints the default model's accuracy on the two scenes it must handle: all 2,004 MNIST
  * validation digits as they are, and the same split drawn dark on light paper in 640x480
- * JPEG frames at 40-55% of the frame height, turned up to 12 degrees.
+ * JPEG frames at 40-55% of the frame height, turned up to 12 degrees, as they are and
+ * redrawn as thin pen lines.
  *
  *   npm run eval:default [-- --model DIR --paper N]
  */
@@ -23,6 +24,8 @@ async function main(): Promise<void> {
   console.log(`model ${loaded.dir} on ${backend.name}`);
   console.log(`MNIST validation (light on dark, 28x28): ${(result.mnistAccuracy * 100).toFixed(2)}% of ${result.mnistTotal}`);
   console.log(`paper scenes (dark on light, 640x480 JPEG): ${(result.paperAccuracy * 100).toFixed(2)}% of ${result.paperTotal}`);
+  const pen = evaluateDigits((x) => loaded.model.predict(x) as tf.Tensor, preprocessor, loadMnistSplit().validation, { paperSamples: Number(values.paper), seed: 2025, penStrokes: true });
+  console.log(`paper scenes, digits redrawn as thin pen lines: ${(pen.paperAccuracy * 100).toFixed(2)}% of ${pen.paperTotal}`);
 }
 
 main().catch((err) => {

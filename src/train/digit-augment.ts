@@ -30,10 +30,12 @@ export function augmentDigit(digit: Uint8Array, random: () => number): Mat {
   const source = keep(matFromPixels(digit, 28, 28));
   let big = keep(source.resize(WORK, WORK, 0, 0, cv.INTER_LINEAR));
   const stroke = random();
-  if (stroke < 0.4) {
+  if (stroke < 0.3) {
     // A bolder marker or a lighter hand.
     const kernel = keep(cv.getStructuringElement(cv.MORPH_ELLIPSE, new cv.Size(3, 3)));
-    big = keep(stroke < 0.2 ? big.dilate(kernel) : big.erode(kernel));
+    big = keep(stroke < 0.15 ? big.dilate(kernel) : big.erode(kernel));
+  } else if (stroke < 0.55) {
+    big = keep(penStroke(source, random, made));
   }
   const mild = random() < 0.4;
   big = keep(augment(big, mild ? DIGIT_GEOMETRY_MILD : DIGIT_GEOMETRY, random));
@@ -56,6 +58,35 @@ export function augmentDigit(digit: Uint8Array, random: () => number): Mat {
   const blurred = out.gaussianBlur(new cv.Size(3, 3), 0.3 + 0.7 * random());
   out.release();
   return blurred;
+}
+
+/**
+ * Redraws the digit as a thin, crisp pen line: MNIST strokes are soft and about 2-3 px wide
+ * at 28 px, where a ballpoint or fineliner photographed at arm's length is under a pixel.
+ * Binarise at 4x, erode to a random width (keeping at least some ink), soften the edge.
+ */
+function penStroke(source: Mat, random: () => number, made: Mat[]): Mat {
+  const keep = (m: Mat) => (made.push(m), m);
+  const large = keep(source.resize(WORK * 2, WORK * 2, 0, 0, cv.INTER_CUBIC));
+  const binary = keep(large.threshold(60 + 100 * random(), 255, cv.THRESH_BINARY));
+  const size = [3, 5, 7][Math.floor(random() * 3)];
+  const kernel = keep(cv.getStructuringElement(cv.MORPH_ELLIPSE, new cv.Size(size, size)));
+  const thin = keep(binary.erode(kernel));
+  const inked = thin.countNonZero() > 40 ? thin : binary;
+  const soft = keep(inked.gaussianBlur(new cv.Size(3, 3), 0.8));
+  return soft.resize(WORK, WORK, 0, 0, cv.INTER_AREA);
+}
+
+/** A 28x28 digit redrawn as a thin pen line (light on dark, like the input): for evaluation. */
+export function thinPenDigit(digit: Uint8Array, random: () => number): Uint8Array {
+  const made: Mat[] = [];
+  const source = matFromPixels(digit, 28, 28);
+  made.push(source);
+  const pen = penStroke(source, random, made);
+  const small = pen.resize(28, 28, 0, 0, cv.INTER_AREA);
+  const out = new Uint8Array(small.getData());
+  releaseAll(...made, pen, small);
+  return out;
 }
 
 /** Standard normal deviate (Box-Muller). */

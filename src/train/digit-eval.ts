@@ -3,6 +3,7 @@ import { seededRandom } from '../util/random';
 import { cv, matFromPixels, releaseAll } from '../vision/cv';
 import { PaperDigitScene, type PaperDigitPose } from '../vision/digit-scene';
 import type { Preprocessor } from '../vision/preprocess';
+import { thinPenDigit } from './digit-augment';
 
 export interface DigitEvaluation {
   mnistAccuracy: number;
@@ -24,13 +25,14 @@ export function randomWebcamPose(random: () => number): PaperDigitPose {
 /**
  * Accuracy on the two scenes the default model must handle: MNIST validation digits as they
  * are (light on dark, 28x28) and the same digits drawn dark on light paper in a 640x480
- * frame, JPEG-compressed as an MJPEG camera would send them.
+ * frame, JPEG-compressed as an MJPEG camera would send them (with `penStrokes`, redrawn as
+ * thin pen lines first, the harder case of a fineliner seen from arm's length).
  */
 export function evaluateDigits(
   predict: (input: tf.Tensor4D) => tf.Tensor,
   preprocessor: Preprocessor,
   validation: Uint8Array[][],
-  options: { paperSamples: number; seed: number },
+  options: { paperSamples: number; seed: number; penStrokes?: boolean },
 ): DigitEvaluation {
   const mnist: Array<{ values: Float32Array; label: number }> = [];
   validation.forEach((images, label) =>
@@ -46,7 +48,8 @@ export function evaluateDigits(
   for (let i = 0; i < options.paperSamples; i++) {
     const label = i % 10;
     const pool = validation[label];
-    const frame = scene.render(pool[Math.floor(random() * pool.length)], randomWebcamPose(random));
+    const digit = pool[Math.floor(random() * pool.length)];
+    const frame = scene.render(options.penStrokes ? thinPenDigit(digit, random) : digit, randomWebcamPose(random));
     const decoded = cv.imdecode(cv.imencode('.jpg', frame, [cv.IMWRITE_JPEG_QUALITY, 80]));
     paper.push({ values: preprocessor.run(decoded, new Float32Array(784)), label });
     releaseAll(frame, decoded);
