@@ -1,4 +1,4 @@
-import { SourceError } from '../util/errors';
+import { errorMessage, SourceError } from '../util/errors';
 import { cv } from '../vision/cv';
 import type { CapturedImage, FrameSource, SourceKind } from './frame-source';
 import type { VideoCapture } from '@u4/opencv4nodejs';
@@ -45,7 +45,7 @@ export class OpenCvSource implements FrameSource {
     try {
       capture = new cv.VideoCapture(typeof target === 'string' && /^\d+$/.test(target) ? Number(target) : target, api);
     } catch (err) {
-      throw new SourceError(`cannot open ${this.description}: ${(err as Error).message} (tried OpenCV ${apiName(api)})`);
+      throw new SourceError(`cannot open ${this.description}: ${errorMessage(err)} (tried OpenCV ${apiName(api)})`);
     }
     if (kind === 'camera' && this.options.camera) configureCamera(capture, this.options.camera);
     // Some devices open but never deliver (V4L2 metadata nodes, a busy camera): read one frame.

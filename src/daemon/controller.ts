@@ -1,3 +1,4 @@
+import * as tf from '@tensorflow/tfjs';
 import type { Config } from '../config/schema';
 import { openSource } from '../capture/select-source';
 import type { FrameSource } from '../capture/frame-source';
@@ -81,6 +82,9 @@ export class DaemonController {
           label: latest?.decision.label,
           confidence: latest ? round(latest.decision.confidence) : undefined,
           truth: latest?.truth,
+          // Both must stay flat on a device left running for months.
+          tensors: tf.memory().numTensors,
+          rssMB: Math.round(process.memoryUsage.rss() / 1048576),
         },
         latest ? `${round(s.fps)} fps, now: ${latest.decision.label} ${Math.round(latest.decision.confidence * 100)}%` : 'waiting for the first frame',
       );

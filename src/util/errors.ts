@@ -48,6 +48,9 @@ export function isEdgesightError(err: unknown): err is EdgesightError {
   return err instanceof EdgesightError;
 }
 
+/** The message of anything thrown: the OpenCV binding throws plain strings, not Errors. */
 export function errorMessage(err: unknown): string {
-  return err instanceof Error ? err.message : String(err);
+  if (err instanceof Error) return err.message;
+  if (typeof err === 'string') return err;
+  return String(err);
 }

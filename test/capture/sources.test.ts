@@ -1,15 +1,19 @@
 import { strict as assert } from 'node:assert';
 import * as fs from 'node:fs';
+import { spawn } from 'node:child_process';
 import * as path from 'node:path';
 import { listCameras } from '../../src/capture/cameras';
 import { DemoSource } from '../../src/capture/demo-source';
 import { ImagesSource } from '../../src/capture/images-source';
 import { OpenCvSource, redactUrl } from '../../src/capture/opencv-source';
 import { buildSource, parseSourceSpec } from '../../src/capture/select-source';
+import { WebcamSource } from '../../src/capture/webcam-source';
 import { loadConfig } from '../../src/config/load';
 import { SourceError } from '../../src/util/errors';
 import { silentLogger } from '../../src/util/logger';
+import { loadMnistSplit } from '../../src/train/mnist-digits';
 import { cv } from '../../src/vision/cv';
+import { PaperDigitScene } from '../../src/vision/digit-scene';
 import { tempDir, writePaperDigitClip } from '../helpers/fixtures';
 
 describe('frame sources', () => {
@@ -57,6 +61,43 @@ describe('frame sources', () => {
     assert.equal(source.paceFps, 15);
     for (let i = 0; i < truths.length * 2 + 1; i++) assert.ok(await source.read(), `frame ${i}`);
     await source.close();
+  });
+
+  it('reads an IP camera\'s multipart MJPEG stream over HTTP through FFmpeg (served on loopback)', async () => {
+    // Like an ESP32-CAM or a cheap IP camera: one JPEG after another in a multipart response.
+    // The server runs in its own process: opening a capture blocks this process's event loop.
+    const dir = tempDir();
+    const scene = new PaperDigitScene(320, 240);
+    const digit = loadMnistSplit().validation[3][0];
+    for (let i = 0; i < 40; i++) cv.imwrite(path.join(dir, `${String(i).padStart(3, '0')}.jpg`), scene.render(digit, { inkHeight: 0.5, angle: i, dx: 0, dy: 0 }));
+    const serverCode = `
+      const http = require('node:http'), fs = require('node:fs'), path = require('node:path');
+      const dir = process.argv[1];
+      const jpegs = fs.readdirSync(dir).sort().map((f) => fs.readFileSync(path.join(dir, f)));
+      const server = http.createServer((req, res) => {
+        res.writeHead(200, { 'content-type': 'multipart/x-mixed-replace; boundary=frame' });
+        for (const jpeg of jpegs) res.write(Buffer.concat([Buffer.from('--frame\\r\\nContent-Type: image/jpeg\\r\\nContent-Length: ' + jpeg.length + '\\r\\n\\r\\n'), jpeg, Buffer.from('\\r\\n')]));
+        res.end();
+      });
+      server.listen(0, '127.0.0.1', () => console.log(server.address().port));`;
+    const child = spawn(process.execPath, ['-e', serverCode, dir], { stdio: ['ignore', 'pipe', 'inherit'] });
+    try {
+      const port = await new Promise<number>((resolve) => child.stdout!.once('data', (d: Buffer) => resolve(Number(d.toString().trim()))));
+      const source = new OpenCvSource({ kind: 'url', target: `http://127.0.0.1:${port}/stream.mjpg` });
+      await source.open();
+      assert.match(source.description, /^url http:\/\/127\.0\.0\.1:\d+\/stream\.mjpg \(FFmpeg.* 320x240/);
+      let frames = 0;
+      for (let i = 0; i < 20; i++) if ((await source.read())?.mat.cols === 320) frames++;
+      assert.equal(frames, 20);
+      await source.close();
+    } finally {
+      child.kill();
+    }
+  });
+
+  it('says which webcam device is missing for the node-webcam fallback', async () => {
+    const source = new WebcamSource('/dev/video98', 640, 480);
+    await assert.rejects(source.open(), (e: unknown) => e instanceof SourceError && /webcam \/dev\/video98/.test(e.message) && /(does not exist|fswebcam is not installed)/.test(e.message));
   });
 
   it('fails to open a file that is not a video, naming it and what was tried', async () => {
