@@ -7,7 +7,7 @@ export async function main(argv: string[]): Promise<number> {
   const { values, positionals } = parseCommandArgs('run', argv, configOptions);
   if (positionals.length) values.source ??= positionals[0];
   const config = configFromValues(values);
-  const log = createLogger(config['log.level']);
+  const log = createLogger(config['log.level'], config['log.format']);
   const daemon = new DaemonController(config, log);
   let signalled = false;
   const stopped = new Promise<void>((resolve) => {

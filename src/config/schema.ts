@@ -55,6 +55,7 @@ export const configSchema = {
   'pipeline.reportEverySeconds': numberField(10, 0, 3600, 'How often `run` logs throughput and the current decision; 0 turns it off.'),
 
   'log.level': enumField('info', ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const, 'Log level.'),
+  'log.format': enumField('auto', ['auto', 'json', 'pretty'] as const, 'Log lines as JSON (for journald and tools) or readable text; auto: readable when stderr is a terminal.'),
 } satisfies Record<string, Field<unknown>>;
 
 export type ConfigSchema = typeof configSchema;
