@@ -16,8 +16,9 @@ for arg in "$@"; do
 done
 
 # libopencv-dev brings the headers and every OpenCV module the native binding links against
-# (videoio with V4L2, GStreamer and FFmpeg backends). fswebcam backs the node-webcam source.
-packages=(libopencv-dev pkg-config build-essential python3 fswebcam)
+# (videoio with V4L2, GStreamer and FFmpeg backends). gstreamer1.0-plugins-base has appsink and
+# videoconvert, which every GStreamer source pipeline ends in. fswebcam backs the webcam source.
+packages=(libopencv-dev pkg-config build-essential python3 gstreamer1.0-plugins-base fswebcam)
 if [ "$want_test" = 1 ]; then packages+=(ffmpeg); fi
 
 missing=()

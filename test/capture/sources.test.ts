@@ -95,6 +95,17 @@ describe('frame sources', () => {
     }
   });
 
+  it('reads a GStreamer pipeline (videotestsrc standing in for libcamerasrc)', async () => {
+    const pipeline = 'videotestsrc num-buffers=30 ! video/x-raw,width=320,height=240,framerate=30/1 ! videoconvert ! video/x-raw,format=BGR ! appsink';
+    const spec = parseSourceSpec(pipeline);
+    assert.equal(spec.kind, 'gstreamer');
+    const source = buildSource(spec, loadConfig({}), silentLogger());
+    await source.open();
+    assert.match(source.description, /^gstreamer videotestsrc .*\(GStreamer.* 320x240/);
+    for (let i = 0; i < 10; i++) assert.equal((await source.read())?.mat.cols, 320);
+    await source.close();
+  });
+
   it('says which webcam device is missing for the node-webcam fallback', async () => {
     const source = new WebcamSource('/dev/video98', 640, 480);
     await assert.rejects(source.open(), (e: unknown) => e instanceof SourceError && /webcam \/dev\/video98/.test(e.message) && /(does not exist|fswebcam is not installed)/.test(e.message));
