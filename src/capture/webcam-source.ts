@@ -1,4 +1,6 @@
 import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
 import { execFileSync } from 'node:child_process';
 import { SourceError } from '../util/errors';
 import { cv } from '../vision/cv';
@@ -18,6 +20,7 @@ export class WebcamSource implements FrameSource {
   readonly fps = undefined;
   readonly paceFps = undefined;
   private webcam: NodeWebcam | undefined;
+  private readonly shotFile = path.join(os.tmpdir(), `edgesight-webcam-${process.pid}`);
 
   constructor(private readonly device: string, private readonly width: number, private readonly height: number) {
     this.description = `webcam ${device} (node-webcam/fswebcam)`;
@@ -29,6 +32,8 @@ export class WebcamSource implements FrameSource {
     } catch {
       throw new SourceError(`cannot open ${this.description}: fswebcam is not installed (apt-get install fswebcam)`);
     }
+    // node-webcam builds a shell command line from the device: accept plain device paths only.
+    if (!/^\/dev\/[\w./-]+$/.test(this.device)) throw new SourceError(`cannot open ${this.description}: '${this.device}' is not a device path like /dev/video0`);
     if (!fs.existsSync(this.device)) throw new SourceError(`cannot open ${this.description}: ${this.device} does not exist`);
     // eslint-disable-next-line @typescript-eslint/no-require-imports
     const NodeWebcamModule = require('node-webcam') as { create(options: Record<string, unknown>): NodeWebcam };
@@ -50,7 +55,8 @@ export class WebcamSource implements FrameSource {
     const webcam = this.webcam;
     if (!webcam) return Promise.reject(new SourceError(`${this.description} is not open`));
     return new Promise((resolve, reject) => {
-      webcam.capture('edgesight-webcam', (err, data) => {
+      // Each shot goes through a file; keep it in the temp dir, not the (maybe read-only) cwd.
+      webcam.capture(this.shotFile, (err, data) => {
         if (err || !Buffer.isBuffer(data)) {
           reject(new SourceError(`${this.description} capture failed: ${err ? err.message : 'no image data'}`));
           return;
@@ -65,5 +71,6 @@ export class WebcamSource implements FrameSource {
 
   async close(): Promise<void> {
     this.webcam = undefined;
+    fs.rmSync(`${this.shotFile}.jpg`, { force: true });
   }
 }
