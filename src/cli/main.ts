@@ -41,6 +41,11 @@ export async function cli(argv: string[]): Promise<number> {
 
 /** Runs a command line and sets the exit code; user mistakes print one line, bugs their stack. */
 export function runCli(argv: string[]): Promise<void> {
+  // `edgesight predict ... | head` closes the pipe early: that is the reader's choice, not an error.
+  process.stdout.on('error', (err: NodeJS.ErrnoException) => {
+    if (err.code === 'EPIPE') process.exit(process.exitCode ?? 0);
+    throw err;
+  });
   return cli(argv).then(
     (code) => {
       process.exitCode = code;

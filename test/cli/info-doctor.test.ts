@@ -1,5 +1,6 @@
 import { strict as assert } from 'node:assert';
-import { defaultModelDir, runCli, teachableMachineFixture } from '../helpers/fixtures';
+import { spawnSync } from 'node:child_process';
+import { cliPath, defaultModelDir, runCli, teachableMachineFixture } from '../helpers/fixtures';
 
 describe('edgesight info and doctor', function () {
   this.timeout(120_000);
@@ -49,5 +50,14 @@ describe('edgesight info and doctor', function () {
     const b = runCli(['predict', '--jsn', 'x.png']);
     assert.equal(b.code, 2);
     assert.match(b.stderr.trim(), /^edgesight: predict: Unknown option '--jsn'/);
+  });
+});
+
+describe('edgesight predict into a closed pipe', function () {
+  this.timeout(60_000);
+  it('stops quietly when the reader (like head) goes away', () => {
+    const result = spawnSync('sh', ['-c', `"${process.execPath}" "${cliPath}" predict "${teachableMachineFixture}/samples/Class 1" --model "${teachableMachineFixture}" | head -n 1`], { encoding: 'utf8' });
+    assert.equal(result.stdout.trim().split('\n').length, 1);
+    assert.doesNotMatch(result.stderr, /EPIPE|Error/);
   });
 });
