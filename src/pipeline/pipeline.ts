@@ -130,6 +130,8 @@ export class Pipeline {
     this.wake?.();
     await this.loops;
     this.loops = undefined;
+    this.slot?.mat.release();
+    this.slot = undefined;
   }
 
   private async captureLoop(): Promise<void> {
@@ -153,6 +155,8 @@ export class Pipeline {
         break;
       }
       this.stats.captured++;
+      // Every captured frame gets a number, so gaps in the classified ones show what was dropped.
+      const seq = ++this.seq;
       if (pacer.isStale()) {
         this.stats.dropped++;
         image.mat.release();
@@ -163,7 +167,7 @@ export class Pipeline {
         this.stats.dropped++;
         this.slot.mat.release();
       }
-      this.slot = { mat: image.mat, seq: ++this.seq, capturedAt: Date.now(), readMs, truth: image.truth };
+      this.slot = { mat: image.mat, seq, capturedAt: Date.now(), readMs, truth: image.truth };
       this.wake?.();
       await pacer.wait();
       // Let the classify loop and I/O run between frames even when reads complete instantly.
