@@ -1,5 +1,6 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import * as tf from '@tensorflow/tfjs';
 import { isImageFile } from '../capture/images-source';
 import type { Classifier } from '../model/classifier';
 import { openClassifier } from '../model/open-model';
@@ -39,14 +40,22 @@ export async function main(argv: string[]): Promise<number> {
     : (line: PredictLine) => process.stdout.write(formatText(line) + '\n');
 
   let failed = 0;
-  for (const file of expand(positionals)) {
+  let lines = 0;
+  const counted = (line: PredictLine) => {
+    lines++;
+    write(line);
+  };
+  const files = expand(positionals);
+  for (const file of files) {
     try {
-      await predictFile(file, classifier, config, write);
+      await predictFile(file, classifier, config, counted);
     } catch (err) {
       failed++;
       process.stderr.write(`edgesight: predict: ${err instanceof InputFileError ? err.message : `${file}: ${errorMessage(err)}`}\n`);
     }
   }
+  // With --log-level debug: the totals, and live tensors to show nothing leaked over a long clip.
+  log.debug({ files: files.length, failed, predictions: lines, tensors: tf.memory().numTensors }, 'predict done');
   classifier.dispose();
   return failed > 0 ? 1 : 0;
 }

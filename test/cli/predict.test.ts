@@ -46,6 +46,21 @@ describe('edgesight predict with the default model', function () {
     assert.ok(lines.every((l) => l.topk.length === 2 && l.smoothed === undefined));
   });
 
+  it('holds as many tensors after a long run as after a short one (--log-level debug totals)', () => {
+    const clip = path.join(dir, 'leak.avi');
+    writePaperDigitClip(clip, { digits: 10, framesPerDigit: 10, seed: 4 });
+    const tensorsAfter = (files: string[]) => {
+      const result = runCli(['predict', '--json', '--log-level', 'debug', ...files], { EDGESIGHT_LOG_FORMAT: 'json' });
+      assert.equal(result.code, 0, result.stderr);
+      const done = result.stderr.split('\n').filter(Boolean).map((l) => JSON.parse(l)).find((l) => l.msg === 'predict done');
+      assert.equal(done.predictions, files.length * 100);
+      return done.tensors as number;
+    };
+    const short = tensorsAfter([clip]);
+    assert.ok(short > 0);
+    assert.equal(tensorsAfter(Array(10).fill(clip)), short);
+  });
+
   it('puts a smoothed decision in its own field when smoothing is on', () => {
     const clip = path.join(dir, 'short.avi');
     writePaperDigitClip(clip, { digits: 2, framesPerDigit: 4, seed: 3 });
