@@ -20,7 +20,6 @@ export interface DemoOptions {
 export class DemoSource implements FrameSource {
   readonly kind = 'demo' as const;
   readonly description: string;
-  readonly fps: number;
   private scene: PaperDigitScene | undefined;
   readonly paceFps: number;
   private readonly random: () => number;
@@ -29,7 +28,6 @@ export class DemoSource implements FrameSource {
   private phase = 0;
 
   constructor(private readonly options: DemoOptions) {
-    this.fps = options.fps;
     this.description = `demo (handwritten digits on paper, ${options.width}x${options.height} @${options.fps})`;
     this.paceFps = options.fps;
     this.random = seededRandom(options.seed);

@@ -17,8 +17,6 @@ export interface FrameSource {
   readonly kind: SourceKind;
   /** What was opened, for logs and status: "camera /dev/video0 (V4L2, MJPG 640x480 @30)". */
   readonly description: string;
-  /** Frames per second the source delivers, when it knows. */
-  readonly fps: number | undefined;
   /**
    * Rate at which the reader should take frames when the source does not pace itself (files,
    * image folders, the demo); undefined for live sources, whose driver sets the pace.

@@ -17,7 +17,6 @@ export function isImageFile(file: string): boolean {
 export class ImagesSource implements FrameSource {
   readonly kind = 'images' as const;
   readonly description: string;
-  readonly fps: number;
   private files: string[] = [];
   private index = 0;
   readonly paceFps: number;
@@ -28,7 +27,6 @@ export class ImagesSource implements FrameSource {
     private readonly loop: boolean,
     private readonly onSkip: (file: string, reason: string) => void = () => {},
   ) {
-    this.fps = fps;
     this.description = `images ${folder} @${fps}`;
     this.paceFps = fps;
   }

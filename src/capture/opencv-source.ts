@@ -29,7 +29,7 @@ export interface OpenCvSourceOptions {
 export class OpenCvSource implements FrameSource {
   readonly kind: OpenCvSourceOptions['kind'];
   description: string;
-  fps: number | undefined;
+  private fps: number | undefined;
   private capture: VideoCapture | undefined;
   paceFps: number | undefined;
 

@@ -17,7 +17,6 @@ interface NodeWebcam {
 export class WebcamSource implements FrameSource {
   readonly kind = 'webcam' as const;
   readonly description: string;
-  readonly fps = undefined;
   readonly paceFps = undefined;
   private webcam: NodeWebcam | undefined;
   private readonly shotFile = path.join(os.tmpdir(), `edgesight-webcam-${process.pid}`);

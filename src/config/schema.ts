@@ -48,7 +48,7 @@ export const configSchema = {
   'decision.window': integerField(5, 1, 100, 'Frames considered by smoothing.'),
   'decision.votes': integerField(3, 1, 100, 'For vote smoothing: wins needed within the window.'),
 
-  'overlay.enabled': booleanField(true, 'Draw label, confidence, top-k bars and speed onto frames.'),
+  'overlay.enabled': booleanField(true, 'Draw label, confidence, top-k bars and speed onto the frames sent to viewers (nothing is drawn while nobody watches).'),
   'stream.jpegQuality': integerField(80, 10, 100, 'JPEG quality of encoded frames.'),
 
   'pipeline.maxFps': numberField(0, 0, 240, 'Upper limit on classified frames per second; 0 means as fast as possible.'),

@@ -20,7 +20,7 @@ export interface FrameResult {
   decision: Decision;
   /** The source's true label, when it knows one (the demo scene). */
   truth?: string;
-  /** This frame's time per stage in ms (encode is filled in on the `jpeg` event, 0 when nobody watches). */
+  /** This frame's time per stage in ms; overlay and encode stay 0 unless the frame was drawn for viewers. */
   timings: Record<Stage, number>;
 }
 
@@ -74,7 +74,6 @@ export class Pipeline {
   overlayEnabled: boolean;
   jpegQuality: number;
   maxFps: number;
-  paused = false;
 
   private running = false;
   private slot: PendingFrame | undefined;
@@ -90,14 +89,6 @@ export class Pipeline {
     this.overlayEnabled = options.overlay;
     this.jpegQuality = options.jpegQuality;
     this.maxFps = options.maxFps;
-  }
-
-  get classifier(): Classifier {
-    return this.options.classifier;
-  }
-
-  get source(): FrameSource {
-    return this.options.source;
   }
 
   get latest(): FrameResult | undefined {
@@ -214,10 +205,6 @@ export class Pipeline {
     for (;;) {
       const frame = await this.nextFrame();
       if (!frame) break;
-      if (this.paused) {
-        frame.mat.release();
-        continue;
-      }
       if (this.maxFps > 0) {
         const wait = lastStart + 1000 / this.maxFps - performance.now();
         if (wait > 0) await sleep(wait);
@@ -227,7 +214,13 @@ export class Pipeline {
       try {
         const result = this.process(frame, classifier, decisions);
         this.lastDecision = result;
-        handedToEncoder = this.jpegConsumers > 0 && this.encode(frame.mat, result);
+        // Drawing and encoding are for viewers: skipped while nobody asked for pictures, and
+        // while the previous picture is still encoding (this frame then goes out without one).
+        if (this.jpegConsumers > 0 && !this.encodeInFlight) {
+          this.annotate(frame.mat, result);
+          this.encode(frame.mat, result);
+          handedToEncoder = true;
+        }
         this.events.emit('result', result);
       } catch (err) {
         log.error({ seq: frame.seq, err: errorMessage(err) }, 'frame could not be classified');
@@ -241,26 +234,28 @@ export class Pipeline {
     const { scores, preprocessMs, inferMs } = classifier.classify(frame.mat);
     const decision = decisions.decide(scores);
     this.stats.tick();
-    const t0 = performance.now();
-    if (this.overlayEnabled) drawOverlay(frame.mat, { decision, fps: this.stats.fps(), inferMs: this.stats.stageMs.infer || inferMs });
-    const overlayMs = this.overlayEnabled ? performance.now() - t0 : 0;
-    const timings: Record<Stage, number> = { read: frame.readMs, preprocess: preprocessMs, infer: inferMs, overlay: overlayMs, encode: 0 };
+    const timings: Record<Stage, number> = { read: frame.readMs, preprocess: preprocessMs, infer: inferMs, overlay: 0, encode: 0 };
     this.stats.record('read', frame.readMs);
     this.stats.record('preprocess', preprocessMs);
     this.stats.record('infer', inferMs);
-    this.stats.record('overlay', overlayMs);
     const decidedAt = Date.now();
     this.stats.recordLatency(decidedAt - frame.capturedAt);
     return { seq: frame.seq, capturedAt: frame.capturedAt, decidedAt, width: frame.mat.cols, height: frame.mat.rows, decision, truth: frame.truth, timings };
   }
 
+  private annotate(mat: Mat, result: FrameResult): void {
+    if (!this.overlayEnabled) return;
+    const started = performance.now();
+    drawOverlay(mat, { decision: result.decision, fps: this.stats.fps(), inferMs: this.stats.stageMs.infer });
+    result.timings.overlay = performance.now() - started;
+    this.stats.record('overlay', result.timings.overlay);
+  }
+
   /**
-   * Encodes on the thread pool while the next frame is classified. One encode at a time:
-   * a frame that arrives while the previous is still encoding is sent without a picture
-   * rather than queued. Returns whether it took the frame (it then releases it when done).
+   * Encodes on the thread pool while the next frame is classified, one at a time (the caller
+   * checks encodeInFlight). Takes the frame and releases it when done.
    */
-  private encode(mat: Mat, result: FrameResult): boolean {
-    if (this.encodeInFlight) return false;
+  private encode(mat: Mat, result: FrameResult): void {
     this.encodeInFlight = true;
     const started = performance.now();
     encodeJpeg(mat, this.jpegQuality).then(
@@ -279,7 +274,6 @@ export class Pipeline {
         this.options.log.error({ err: err.message }, 'JPEG encoding failed');
       },
     );
-    return true;
   }
 }
 

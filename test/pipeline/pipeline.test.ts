@@ -90,8 +90,10 @@ describe('Pipeline on a real clip with the default model', function () {
     while (results < 10) await new Promise((r) => setTimeout(r, 10));
     assert.equal(jpegs.length, 0);
     assert.equal(pipeline.stats.encoded, 0);
+    assert.equal(pipeline.stats.stageMs.overlay, 0, 'nothing drawn while nobody watches');
     const release = pipeline.requestJpeg();
     while (jpegs.length < 5) await new Promise((r) => setTimeout(r, 10));
+    assert.ok(pipeline.stats.stageMs.overlay > 0, 'frames for viewers are annotated');
     release();
     await new Promise((r) => setTimeout(r, 100));
     const encoded = pipeline.stats.encoded;
@@ -114,7 +116,6 @@ describe('Pipeline on a real clip with the default model', function () {
     const lockstep: FrameSource = {
       kind: 'demo',
       description: 'one frame 10,000 times',
-      fps: undefined,
       paceFps: undefined,
       open: async () => {},
       read: async (): Promise<CapturedImage | null> => {
