@@ -4,7 +4,7 @@ import * as tf from '@tensorflow/tfjs';
 import { isImageFile } from '../capture/images-source';
 import type { Classifier } from '../model/classifier';
 import { openClassifier } from '../model/open-model';
-import { DecisionMaker, type Decision } from '../pipeline/decision';
+import { decisionSettings, DecisionMaker, rankTop } from '../pipeline/decision';
 import type { Config } from '../config/schema';
 import { errorMessage, InputFileError, UsageError } from '../util/errors';
 import { createLogger } from '../util/logger';
@@ -72,13 +72,7 @@ function expand(paths: string[]): string[] {
 
 export async function predictFile(file: string, classifier: Classifier, config: Config, write: (line: PredictLine) => void): Promise<void> {
   if (!fs.existsSync(file)) throw new InputFileError(file, 'does not exist');
-  const decisions = new DecisionMaker(classifier.labels, {
-    topK: config['decision.topK'],
-    threshold: config['decision.threshold'],
-    smoothing: config['decision.smoothing'],
-    window: config['decision.window'],
-    votes: config['decision.votes'],
-  });
+  const decisions = new DecisionMaker(classifier.labels, decisionSettings(config));
   const smoothing = config['decision.smoothing'] !== 'none';
   if (isImageFile(file)) {
     let mat: Mat;
@@ -115,26 +109,21 @@ export async function predictFile(file: string, classifier: Classifier, config: 
 
 function lineFor(file: string, frame: number | undefined, classifier: Classifier, decisions: DecisionMaker, mat: Mat, smoothing: boolean): PredictLine {
   const { scores } = classifier.classify(mat);
-  const decision: Decision = decisions.decide(scores);
-  const topk = rankAll(scores, classifier.labels, decisions.current.topK);
+  // label, confidence and topk are this frame's own scores; smoothing only feeds its own field.
+  const topk = rankTop(scores, classifier.labels, decisions.current.topK);
   const line: PredictLine = {
     file,
     ...(frame === undefined ? {} : { frame }),
     label: topk[0].label,
     confidence: round(topk[0].confidence),
-    topk,
+    topk: topk.map((t) => ({ label: t.label, confidence: round(t.confidence) })),
     uncertain: topk[0].confidence < decisions.current.threshold,
   };
-  if (smoothing) line.smoothed = { label: decision.label, confidence: round(decision.confidence) };
+  if (smoothing) {
+    const decision = decisions.decide(scores);
+    line.smoothed = { label: decision.label, confidence: round(decision.confidence) };
+  }
   return line;
-}
-
-/** Top-k of this frame's own scores (never smoothed: smoothing goes in its own field). */
-function rankAll(scores: Float32Array, labels: readonly string[], k: number): Array<{ label: string; confidence: number }> {
-  return Array.from(scores, (confidence, index) => ({ index, confidence }))
-    .sort((a, b) => b.confidence - a.confidence)
-    .slice(0, k)
-    .map((r) => ({ label: labels[r.index], confidence: round(r.confidence) }));
 }
 
 function round(x: number): number {

@@ -5,7 +5,7 @@ import type { FrameSource } from '../capture/frame-source';
 import type { BackendChoice } from '../model/backend';
 import type { Classifier } from '../model/classifier';
 import { openClassifier } from '../model/open-model';
-import { DecisionMaker } from '../pipeline/decision';
+import { decisionSettings, DecisionMaker } from '../pipeline/decision';
 import { Pipeline } from '../pipeline/pipeline';
 import { errorMessage } from '../util/errors';
 import type { Logger } from '../util/logger';
@@ -41,13 +41,7 @@ export class DaemonController {
     this.source = await openSource(config, log.child({ component: 'capture' }));
     log.info({ source: this.source.description }, `source: ${this.source.description}`);
 
-    const decisions = new DecisionMaker(meta.labels, {
-      topK: config['decision.topK'],
-      threshold: config['decision.threshold'],
-      smoothing: config['decision.smoothing'],
-      window: config['decision.window'],
-      votes: config['decision.votes'],
-    });
+    const decisions = new DecisionMaker(meta.labels, decisionSettings(config));
     const pipeline = new Pipeline({
       source: this.source,
       classifier,

@@ -1,3 +1,5 @@
+import type { Config } from '../config/schema';
+
 export const UNCERTAIN = 'uncertain';
 
 export interface RankedLabel {
@@ -88,7 +90,7 @@ export class DecisionMaker {
       index: uncertain ? -1 : label.index,
       confidence: label.confidence,
       uncertain,
-      topk: this.topK(used),
+      topk: rankTop(used, this.labels, this.settings.topK),
       frameTop,
     };
   }
@@ -137,19 +139,31 @@ export class DecisionMaker {
     for (let i = 1; i < scores.length; i++) if (scores[i] > scores[index]) index = i;
     return { label: this.labels[index], index, confidence: scores[index] };
   }
+}
 
-  private topK(scores: ArrayLike<number>): RankedLabel[] {
-    const k = Math.min(this.settings.topK, scores.length);
-    const out: RankedLabel[] = [];
-    // Selection of the k largest: k is small (a handful) so this beats sorting every label.
-    for (let r = 0; r < k; r++) {
-      let index = -1;
-      for (let i = 0; i < scores.length; i++) {
-        if (out.some((o) => o.index === i)) continue;
-        if (index < 0 || scores[i] > scores[index]) index = i;
-      }
-      out.push({ label: this.labels[index], index, confidence: scores[index] });
+/** The k highest scores with their labels, best first. */
+export function rankTop(scores: ArrayLike<number>, labels: readonly string[], topK: number): RankedLabel[] {
+  const k = Math.min(topK, scores.length);
+  const out: RankedLabel[] = [];
+  // Selection of the k largest: k is small (a handful) so this beats sorting every label.
+  for (let r = 0; r < k; r++) {
+    let index = -1;
+    for (let i = 0; i < scores.length; i++) {
+      if (out.some((o) => o.index === i)) continue;
+      if (index < 0 || scores[i] > scores[index]) index = i;
     }
-    return out;
+    out.push({ label: labels[index], index, confidence: scores[index] });
   }
+  return out;
+}
+
+/** The decision settings of a resolved config (the daemon and predict read the same keys). */
+export function decisionSettings(config: Config): DecisionSettings {
+  return {
+    topK: config['decision.topK'],
+    threshold: config['decision.threshold'],
+    smoothing: config['decision.smoothing'],
+    window: config['decision.window'],
+    votes: config['decision.votes'],
+  };
 }
