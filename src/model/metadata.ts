@@ -51,7 +51,7 @@ export interface ModelInputShape {
 export function parseMetadata(raw: unknown, file: string, input: ModelInputShape, outputUnits: number): ModelMetadata {
   if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) throw new ModelPackageError(file, 'must hold a JSON object');
   const m = raw as Record<string, unknown>;
-  const isTeachable = typeof m.tmVersion === 'string' || typeof m.tfjsVersion === 'string' && m.preprocess === undefined;
+  const isTeachable = typeof m.tmVersion === 'string' || (typeof m.tfjsVersion === 'string' && m.preprocess === undefined);
 
   const labels = m.labels;
   if (!Array.isArray(labels) || labels.length === 0 || !labels.every((l) => typeof l === 'string')) {

@@ -1,5 +1,4 @@
 export type Stage = 'read' | 'preprocess' | 'infer' | 'overlay' | 'encode';
-export const STAGES: readonly Stage[] = ['read', 'preprocess', 'infer', 'overlay', 'encode'];
 
 /**
  * Running numbers of the pipeline: counters, frames per second over a sliding second, and an

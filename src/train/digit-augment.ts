@@ -1,5 +1,5 @@
 import { cv, matFromPixels, releaseAll, type Mat } from '../vision/cv';
-import { augment, type AugmentOptions } from './augment';
+import { augment, NO_AUGMENTATION, type AugmentOptions } from './augment';
 
 /**
  * The augmentation that makes an MNIST-trained model work on a webcam: digits smaller and
@@ -8,16 +8,7 @@ import { augment, type AugmentOptions } from './augment';
  * the samples in the other polarity (dark on light) so that the preprocessing contract's
  * auto-inversion is part of what is trained.
  */
-export const DIGIT_GEOMETRY: AugmentOptions = {
-  rotationRange: 15,
-  widthShiftRange: 0.12,
-  heightShiftRange: 0.12,
-  shearRange: 10,
-  zoomRange: [0.4, 1.1],
-  horizontalFlip: false,
-  fillMode: 'constant',
-  cval: 0,
-};
+export const DIGIT_GEOMETRY: AugmentOptions = { ...NO_AUGMENTATION, rotationRange: 15, widthShiftRange: 0.12, heightShiftRange: 0.12, shearRange: 10, zoomRange: [0.4, 1.1] };
 
 /** For 40% of samples: close to MNIST as it is, so the model stays sharp on clean digits. */
 export const DIGIT_GEOMETRY_MILD: AugmentOptions = { ...DIGIT_GEOMETRY, rotationRange: 12, widthShiftRange: 0.08, heightShiftRange: 0.08, shearRange: 8, zoomRange: [0.8, 1.1] };

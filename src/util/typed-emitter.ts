@@ -17,10 +17,6 @@ export class TypedEmitter<Events extends Record<string, unknown>> {
     return () => this.emitter.off(event, listener);
   }
 
-  once<K extends keyof Events & string>(event: K): Promise<Events[K]> {
-    return new Promise((resolve) => this.emitter.once(event, resolve));
-  }
-
   emit<K extends keyof Events & string>(event: K, payload: Events[K]): void {
     for (const listener of this.emitter.listeners(event)) {
       try {
@@ -29,9 +25,5 @@ export class TypedEmitter<Events extends Record<string, unknown>> {
         if (event !== 'listenerError') this.emitter.emit('listenerError', { event, error: err });
       }
     }
-  }
-
-  listenerCount<K extends keyof Events & string>(event: K): number {
-    return this.emitter.listenerCount(event);
   }
 }

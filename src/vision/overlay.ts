@@ -67,6 +67,7 @@ function darken(frame: Mat, x: number, y: number, w: number, h: number): void {
   dimmed.release();
 }
 
+/** Hershey fonts have no ellipsis glyph, so a long label ends in a plain '.'. */
 function truncate(text: string, max: number): string {
-  return text.length > max ? text.slice(0, max - 1) + '…'.replace('…', '.') : text;
+  return text.length > max ? text.slice(0, max - 1) + '.' : text;
 }
