@@ -1,5 +1,5 @@
 import { toNestedJson } from '../config/load';
-import { configKeys, configSchema, envNameFor } from '../config/schema';
+import { configKeys, configSchema, envNameFor, type Config } from '../config/schema';
 import { configFromValues, configOptions, parseCommandArgs } from './options';
 
 export async function main(argv: string[]): Promise<number> {
@@ -9,8 +9,15 @@ export async function main(argv: string[]): Promise<number> {
     return 0;
   }
   const config = configFromValues(values);
-  process.stdout.write(JSON.stringify(toNestedJson(config), null, 2) + '\n');
+  process.stdout.write(JSON.stringify(toNestedJson(redactSecrets(config)), null, 2) + '\n');
   return 0;
+}
+
+/** The config with every secret field that is set replaced by [redacted]. */
+export function redactSecrets(config: Config): Config {
+  const out: Record<string, unknown> = { ...config };
+  for (const key of configKeys) if (configSchema[key].secret && out[key] !== '') out[key] = '[redacted]';
+  return out as Config;
 }
 
 /** The README's configuration table, generated from the schema so the two cannot drift. */

@@ -6,6 +6,7 @@ const COMMANDS: Record<string, { summary: string; load: () => Promise<{ main(arg
   predict: { summary: 'classify image and video files: predict PATH... [--model DIR] [--json] [--top K]', load: () => import('./predict') },
   info: { summary: 'describe a model package: info MODEL_DIR [--json]', load: () => import('./info') },
   doctor: { summary: 'report OpenCV build, TF.js backend, cameras and model found', load: () => import('./doctor') },
+  token: { summary: "print the dashboard's access token and where it is kept (--rotate: make a new one)", load: () => import('./token') },
   config: { summary: 'print the resolved configuration (--docs: the key reference as Markdown)', load: () => import('./config') },
 };
 
@@ -18,7 +19,8 @@ function usage(): string {
     '',
     'Config options (run, predict, doctor, config): --config FILE, --set key=value (repeatable),',
     '  --source S, --model DIR, --backend auto|tfjs-node|wasm|cpu, --threshold X, --top K,',
-    '  --smoothing none|average|vote, --log-level L. Environment: EDGESIGHT_SECTION_KEY=value.',
+    '  --smoothing none|average|vote, --log-level L, --host ADDR, --port N, --auth token|password|none.',
+  '  Environment: EDGESIGHT_SECTION_KEY=value.',
   ].join('\n');
 }
 

@@ -14,6 +14,9 @@ export const configOptions = {
   top: { type: 'string' },
   smoothing: { type: 'string' },
   'log-level': { type: 'string' },
+  host: { type: 'string' },
+  port: { type: 'string' },
+  auth: { type: 'string' },
 } as const;
 
 const SHORTCUTS: Record<string, ConfigKey> = {
@@ -24,6 +27,9 @@ const SHORTCUTS: Record<string, ConfigKey> = {
   top: 'decision.topK',
   smoothing: 'decision.smoothing',
   'log-level': 'log.level',
+  host: 'server.host',
+  port: 'server.port',
+  auth: 'server.auth',
 };
 
 type ParseArgsConfig = Parameters<typeof parseArgs>[0] & object;

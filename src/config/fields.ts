@@ -7,6 +7,8 @@ export interface Field<T> {
   readonly kind: 'string' | 'number' | 'integer' | 'boolean' | 'enum';
   readonly default: T;
   readonly doc: string;
+  /** A secret (a password): printed as [redacted] by `edgesight config`, never logged. */
+  readonly secret?: boolean;
   /** Human description of what is allowed, used in error messages and the README. */
   readonly allowed: string;
   /** Returns the checked value, or a string describing why it is not allowed. */
@@ -24,6 +26,11 @@ export function stringField(def: string, doc: string): Field<string> {
     check: (v) => (typeof v === 'string' ? { ok: true, value: v } : { ok: false }),
     fromText: (t) => t,
   };
+}
+
+/** A string that must never be shown: `edgesight config` prints it redacted. */
+export function secretField(doc: string): Field<string> {
+  return { ...stringField('', doc), secret: true };
 }
 
 function numberLike(kind: 'number' | 'integer', def: number, min: number, max: number, doc: string): Field<number> {

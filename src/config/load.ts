@@ -75,7 +75,7 @@ function applyFile(file: string, set: (key: ConfigKey, raw: unknown, origin: Ori
 }
 
 /** {"decision": {"threshold": 1}} -> [["decision.threshold", 1]]; a key may also be written dotted. */
-function flatten(obj: Record<string, unknown>, prefix = ''): Array<[string, unknown]> {
+export function flatten(obj: Record<string, unknown>, prefix = ''): Array<[string, unknown]> {
   const out: Array<[string, unknown]> = [];
   for (const [k, v] of Object.entries(obj)) {
     const key = prefix ? `${prefix}.${k}` : k;
@@ -85,11 +85,11 @@ function flatten(obj: Record<string, unknown>, prefix = ''): Array<[string, unkn
   return out;
 }
 
-function isPlainObject(v: unknown): v is Record<string, unknown> {
+export function isPlainObject(v: unknown): v is Record<string, unknown> {
   return typeof v === 'object' && v !== null && !Array.isArray(v);
 }
 
-function suggest(key: string): string {
+export function suggest(key: string): string {
   const lower = key.toLowerCase();
   const near = configKeys.find((k) => k.toLowerCase() === lower || editDistance(k.toLowerCase(), lower) <= 2);
   return near ? ` (did you mean '${near}'?)` : '';

@@ -1,4 +1,4 @@
-import { booleanField, enumField, integerField, numberField, stringField, type Field } from './fields';
+import { booleanField, enumField, integerField, numberField, secretField, stringField, type Field } from './fields';
 
 /**
  * The configuration schema: the single source of truth for every key, its type, default,
@@ -50,6 +50,18 @@ export const configSchema = {
 
   'overlay.enabled': booleanField(true, 'Draw label, confidence, top-k bars and speed onto the frames sent to viewers (nothing is drawn while nobody watches).'),
   'stream.jpegQuality': integerField(80, 10, 100, 'JPEG quality of encoded frames.'),
+  'stream.maxFps': numberField(30, 0, 240, 'Most annotated frames per second encoded for viewers (dashboard, MJPEG); 0: one per classified frame.'),
+
+  'server.enabled': booleanField(true, 'Serve the dashboard, live channel, MJPEG stream and REST API (`run` only).'),
+  'server.host': stringField('0.0.0.0', 'Address to listen on: 0.0.0.0 for the whole LAN (phones, laptops), 127.0.0.1 for this machine only, :: for IPv6 as well.'),
+  'server.port': integerField(8080, 0, 65535, 'TCP port of the dashboard and API; 0 picks a free port (logged).'),
+  'server.auth': enumField('token', ['token', 'password', 'none'] as const, 'token: a generated token kept in the state directory; password: server.password; none: anyone who can reach the port (explicit opt-in).'),
+  'server.password': secretField('Password for server.auth=password (at least 8 characters); prefer the EDGESIGHT_SERVER_PASSWORD variable to a file.'),
+  'server.allowedOrigins': stringField('', "Comma-separated extra origins (such as https://cam.example.org behind a reverse proxy) allowed to open the live channel; the dashboard's own origin always is."),
+  'server.maxViewers': integerField(16, 1, 1000, 'Most live-channel clients and MJPEG streams at once; more are refused (each costs a send per frame).'),
+  'server.historySize': integerField(1000, 10, 100000, 'Predictions kept in memory for GET /api/predictions (oldest dropped first).'),
+
+  'state.dir': stringField('', 'Where the access token (and received models) are kept. Empty: $STATE_DIRECTORY (set by systemd), else $XDG_STATE_HOME/edgesight, else ~/.local/state/edgesight.'),
 
   'pipeline.maxFps': numberField(0, 0, 240, 'Upper limit on classified frames per second; 0 means as fast as possible.'),
   'pipeline.reportEverySeconds': numberField(10, 0, 3600, 'How often `run` logs throughput and the current decision; 0 turns it off.'),

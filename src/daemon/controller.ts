@@ -6,7 +6,12 @@ import type { BackendChoice } from '../model/backend';
 import type { Classifier } from '../model/classifier';
 import { openClassifier } from '../model/open-model';
 import { decisionSettings, DecisionMaker } from '../pipeline/decision';
-import { Pipeline } from '../pipeline/pipeline';
+import { Pipeline, type SourceState } from '../pipeline/pipeline';
+import { RuntimeSettingsControl } from '../pipeline/runtime-settings';
+import { setupAuth } from '../server/auth-setup';
+import { DashboardServer } from '../server/dashboard-server';
+import type { DaemonView, ModelInfo, SourceStatus } from '../server/daemon-view';
+import { parseAllowedOrigins } from '../server/origin';
 import { errorMessage } from '../util/errors';
 import type { Logger } from '../util/logger';
 import { formatReport, gatherReport } from './doctor';
@@ -14,13 +19,17 @@ import { formatReport, gatherReport } from './doctor';
 /**
  * Owns the daemon's lifecycle: builds each part with what it depends on, starts them in order
  * (model first, so a bad model fails before the camera is taken; then the source; then the
- * pipeline) and stops them in reverse. Constructors do no I/O; start() does.
+ * dashboard server; then the pipeline) and stops them in reverse. Constructors do no I/O;
+ * start() does. The server sees the rest only through a DaemonView.
  */
 export class DaemonController {
   pipeline: Pipeline | undefined;
   backend: BackendChoice | undefined;
   private classifier: Classifier | undefined;
   private source: FrameSource | undefined;
+  server: DashboardServer | undefined;
+  /** Where the dashboard listens, once started (port 0 resolved). */
+  serverPort: number | undefined;
   private reportTimer: NodeJS.Timeout | undefined;
   private stopping: Promise<void> | undefined;
 
@@ -50,12 +59,70 @@ export class DaemonController {
       overlay: config['overlay.enabled'],
       jpegQuality: config['stream.jpegQuality'],
       maxFps: config['pipeline.maxFps'],
+      streamMaxFps: config['stream.maxFps'],
     });
     this.pipeline = pipeline;
     pipeline.events.on('listenerError', ({ event, error }) => log.error({ event, err: errorMessage(error) }, 'an event listener failed'));
+
+    if (config['server.enabled']) {
+      const view = this.daemonView(pipeline, decisions, classifier, this.source);
+      const serverLog = log.child({ component: 'server' });
+      const { auth, announce } = setupAuth(config, serverLog);
+      this.server = new DashboardServer(view, {
+        host: config['server.host'],
+        port: config['server.port'],
+        auth,
+        allowedOrigins: parseAllowedOrigins(config['server.allowedOrigins']),
+        historySize: config['server.historySize'],
+        maxViewers: config['server.maxViewers'],
+        log: serverLog,
+      });
+      const { port, urls } = await this.server.start();
+      this.serverPort = port;
+      announce(urls);
+    }
     pipeline.start().catch((err: unknown) => log.error({ err: errorMessage(err) }, 'pipeline stopped with an error'));
     this.startReports(pipeline);
     return pipeline;
+  }
+
+  /** The narrow view of the running daemon that the dashboard server reads and controls. */
+  private daemonView(pipeline: Pipeline, decisions: DecisionMaker, classifier: Classifier, source: FrameSource): DaemonView {
+    const settings = new RuntimeSettingsControl(pipeline, decisions);
+    const sourceStatus: SourceStatus = { description: source.description, state: 'open' as SourceState };
+    pipeline.events.on('source', (s) => Object.assign(sourceStatus, { state: s.state, description: s.description, error: s.error }));
+    const backend = this.backend?.name ?? tf.getBackend();
+    const loaded = classifier.loaded;
+    const meta = loaded.metadata;
+    const [height, width, channels] = loaded.inputShape;
+    const model: ModelInfo = {
+      name: meta.name,
+      version: meta.version,
+      dir: loaded.dir,
+      format: loaded.format,
+      labels: [...meta.labels],
+      input: { width, height, channels },
+      parameters: loaded.parameters,
+      conventions: meta.conventions,
+      preprocess: meta.preprocess,
+      training: meta.extra,
+    };
+    return {
+      feed: pipeline,
+      stats: pipeline.stats,
+      startedAt: Date.now(),
+      latest: () => pipeline.latest,
+      source: () => ({ ...sourceStatus }),
+      model: () => model,
+      backend: () => backend,
+      settings: () => settings.current(),
+      applySettings: (patch) => {
+        const now = settings.apply(patch);
+        this.log.info({ settings: patch }, 'settings changed');
+        return now;
+      },
+      tensors: () => tf.memory().numTensors,
+    };
   }
 
   /** Logs throughput and the current decision every pipeline.reportEverySeconds. */
@@ -90,6 +157,7 @@ export class DaemonController {
   stop(): Promise<void> {
     this.stopping ??= (async () => {
       if (this.reportTimer) clearInterval(this.reportTimer);
+      await this.server?.stop().catch((err: unknown) => this.log.error({ err: errorMessage(err) }, 'server stop failed'));
       await this.pipeline?.stop().catch((err: unknown) => this.log.error({ err: errorMessage(err) }, 'pipeline stop failed'));
       await this.source?.close().catch((err: unknown) => this.log.error({ err: errorMessage(err) }, 'source close failed'));
       this.classifier?.dispose();

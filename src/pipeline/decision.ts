@@ -55,10 +55,11 @@ export class DecisionMaker {
     return this.settings;
   }
 
-  /** Changes settings at run time; a new window or smoothing mode starts a fresh history. */
+  /** Changes settings at run time (undefined fields keep their value); a new window or smoothing mode starts a fresh history. */
   update(settings: Partial<DecisionSettings>): void {
     const before = this.settings;
-    this.settings = { ...before, ...settings };
+    const defined = Object.fromEntries(Object.entries(settings).filter(([, v]) => v !== undefined));
+    this.settings = { ...before, ...defined };
     if (before.window !== this.settings.window || before.smoothing !== this.settings.smoothing) this.allocate();
   }
 

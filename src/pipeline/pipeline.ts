@@ -49,6 +49,8 @@ export interface PipelineOptions {
   jpegQuality: number;
   /** 0: classify as fast as frames come. */
   maxFps: number;
+  /** Most frames per second drawn and encoded for viewers; 0: no limit. */
+  streamMaxFps?: number;
   /** Wait before trying to reopen a live source that failed. */
   reopenDelayMs?: number;
 }
@@ -74,6 +76,7 @@ export class Pipeline {
   overlayEnabled: boolean;
   jpegQuality: number;
   maxFps: number;
+  streamMaxFps: number;
 
   private running = false;
   private slot: PendingFrame | undefined;
@@ -82,6 +85,7 @@ export class Pipeline {
   private seq = 0;
   private jpegConsumers = 0;
   private encodeInFlight = false;
+  private lastEncodeStart = -Infinity;
   private loops: Promise<void> | undefined;
   private lastDecision: FrameResult | undefined;
 
@@ -89,6 +93,7 @@ export class Pipeline {
     this.overlayEnabled = options.overlay;
     this.jpegQuality = options.jpegQuality;
     this.maxFps = options.maxFps;
+    this.streamMaxFps = options.streamMaxFps ?? 0;
   }
 
   get latest(): FrameResult | undefined {
@@ -214,9 +219,10 @@ export class Pipeline {
       try {
         const result = this.process(frame, classifier, decisions);
         this.lastDecision = result;
-        // Drawing and encoding are for viewers: skipped while nobody asked for pictures, and
-        // while the previous picture is still encoding (this frame then goes out without one).
-        if (this.jpegConsumers > 0 && !this.encodeInFlight) {
+        // Drawing and encoding are for viewers: skipped while nobody asked for pictures, while
+        // the previous picture is still encoding, and above the stream's frame rate (such a
+        // frame's result still goes out, without a picture).
+        if (this.jpegConsumers > 0 && !this.encodeInFlight && this.streamDue()) {
           this.annotate(frame.mat, result);
           this.encode(frame.mat, result);
           handedToEncoder = true;
@@ -228,6 +234,12 @@ export class Pipeline {
       if (!handedToEncoder) frame.mat.release();
       await new Promise<void>((resolve) => setImmediate(resolve));
     }
+  }
+
+  /** True when an encode now keeps within streamMaxFps (10% slack absorbs camera jitter). */
+  private streamDue(): boolean {
+    if (this.streamMaxFps <= 0) return true;
+    return performance.now() - this.lastEncodeStart >= (0.9 * 1000) / this.streamMaxFps;
   }
 
   private process(frame: PendingFrame, classifier: Classifier, decisions: DecisionMaker): FrameResult {
@@ -258,6 +270,7 @@ export class Pipeline {
   private encode(mat: Mat, result: FrameResult): void {
     this.encodeInFlight = true;
     const started = performance.now();
+    this.lastEncodeStart = started;
     encodeJpeg(mat, this.jpegQuality).then(
       (jpeg) => {
         this.encodeInFlight = false;

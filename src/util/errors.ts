@@ -44,6 +44,12 @@ export class InputFileError extends EdgesightError {
   }
 }
 
+/** A runtime settings change (PATCH /api/settings) names a key or value that is not allowed. */
+export class SettingsError extends EdgesightError {
+  readonly code = 'E_SETTINGS';
+  readonly exitCode = 2;
+}
+
 export function isEdgesightError(err: unknown): err is EdgesightError {
   return err instanceof EdgesightError;
 }

@@ -1,0 +1,41 @@
+import type { Config } from '../config/schema';
+import { ConfigError } from '../util/errors';
+import type { Logger } from '../util/logger';
+import { Authenticator } from './auth';
+import { resolveStateDir } from './state-dir';
+import { loadOrCreateToken } from './token-store';
+
+export interface AuthSetup {
+  auth: Authenticator;
+  /** Logs how to open the dashboard once the port is known (the token only when just generated). */
+  announce(urls: string[]): void;
+}
+
+/** Builds the authenticator server.auth asks for: a stored token, the configured password, or none. */
+export function setupAuth(config: Config, log: Logger): AuthSetup {
+  const mode = config['server.auth'];
+  if (mode === 'none') {
+    return {
+      auth: new Authenticator('none', ''),
+      announce: (urls) => log.warn(`dashboard at ${urls[0]} with server.auth = none: anyone who can reach this port sees the camera`),
+    };
+  }
+  if (mode === 'password') {
+    const password = config['server.password'];
+    if (password.length < 8) throw new ConfigError('server.password: server.auth = password needs a password of at least 8 characters (EDGESIGHT_SERVER_PASSWORD)');
+    return {
+      auth: new Authenticator('password', password),
+      announce: (urls) => log.info(`dashboard at ${urls.join(' ')} (sign in with server.password)`),
+    };
+  }
+  const stored = loadOrCreateToken(resolveStateDir(config));
+  if (stored.fixedMode !== undefined) log.warn(`${stored.file} was readable by others (mode ${stored.fixedMode.toString(8)}); set to 600`);
+  return {
+    auth: new Authenticator('token', stored.token),
+    announce: (urls) => {
+      // Like Jupyter: the one time the token appears in the log is when it was just created.
+      if (stored.created) log.info(`dashboard access token created in ${stored.file}. Open the dashboard with it: ${urls.map((u) => `${u}?token=${stored.token}`).join(' ')}`);
+      else log.info(`dashboard at ${urls.join(' ')} (token in ${stored.file}; 'edgesight token' prints it)`);
+    },
+  };
+}

@@ -1,0 +1,44 @@
+import type { FrameResult, SourceState } from '../pipeline/pipeline';
+import type { RuntimeSettings } from '../pipeline/runtime-settings';
+import type { PipelineStats } from '../pipeline/stats';
+import type { LiveFeed } from './viewer-hub';
+
+export interface SourceStatus {
+  description: string;
+  state: SourceState;
+  error?: string;
+}
+
+/** The model as clients see it: what it recognises and how it reads frames, no file contents. */
+export interface ModelInfo {
+  name: string;
+  version: string;
+  dir: string;
+  format: string;
+  labels: string[];
+  input: { width: number; height: number; channels: number };
+  parameters: number;
+  conventions: string;
+  preprocess: unknown;
+  /** What the trainer recorded (metrics, dataset counts, history), when it did. */
+  training: Record<string, unknown>;
+}
+
+/**
+ * Everything the server reads from, or changes in, the running daemon. The daemon controller
+ * implements it over the pipeline; the server never touches capture, OpenCV or TF.js itself.
+ */
+export interface DaemonView {
+  readonly feed: LiveFeed;
+  readonly stats: PipelineStats;
+  readonly startedAt: number;
+  latest(): FrameResult | undefined;
+  source(): SourceStatus;
+  model(): ModelInfo;
+  backend(): string;
+  settings(): RuntimeSettings;
+  /** Applies a checked change and returns the settings in force. */
+  applySettings(patch: Partial<RuntimeSettings>): RuntimeSettings;
+  /** Live tensor count (flat on a healthy daemon). */
+  tensors(): number;
+}

@@ -1,0 +1,117 @@
+import type { Server as HttpServer } from 'node:http';
+import { Server, type Socket } from 'socket.io';
+import type { RuntimeSettings } from '../pipeline/runtime-settings';
+import type { Logger } from '../util/logger';
+import type { Authenticator } from './auth';
+import type { DaemonView } from './daemon-view';
+import { originAllowed } from './origin';
+import { buildStatus, type TemperatureReader } from './status';
+import type { Viewer, ViewerHub } from './viewer-hub';
+import { toRecord } from './wire';
+
+export interface LiveChannelOptions {
+  daemon: DaemonView;
+  hub: ViewerHub;
+  auth: Authenticator;
+  temperature: TemperatureReader;
+  allowedOrigins: readonly string[];
+  maxViewers: number;
+  log: Logger;
+}
+
+/** Largest message a client may send (acks, pause, clock): small, so nobody can fill memory. */
+const MAX_CLIENT_MESSAGE_BYTES = 16 * 1024;
+const STATUS_EVERY_MS = 1000;
+const PREDICTIONS_ROOM = 'predictions';
+
+/**
+ * The socket.io live channel (its events are the public API documented in the README):
+ *   hello      once, on connect: model, source, backend, settings, serverTime
+ *   frame      (meta, jpeg Buffer, ack): one annotated frame; the next comes only after ack
+ *   prediction every classified frame, for clients that connect with auth.predictions = true
+ *   status     every second: fps, stage times, latency, counters, clients
+ *   source     the source opened, ended or failed
+ *   settings   runtime settings changed
+ * Clients send `pause` / `resume` (stop and restart frames) and `clock` (ack with server time).
+ */
+export class LiveChannel {
+  readonly io: Server;
+  private readonly statusTimer: NodeJS.Timeout;
+  private readonly unsubscribe: Array<() => void> = [];
+
+  constructor(httpServer: HttpServer, private readonly options: LiveChannelOptions) {
+    const { daemon, auth, allowedOrigins, maxViewers } = options;
+    this.io = new Server(httpServer, {
+      // The client bundle is served by express behind the auth gate instead.
+      serveClient: false,
+      maxHttpBufferSize: MAX_CLIENT_MESSAGE_BYTES,
+      allowRequest: (req, callback) => callback(null, originAllowed(req, allowedOrigins)),
+      pingInterval: 10_000,
+      pingTimeout: 10_000,
+    });
+    this.io.use((socket, next) => {
+      const result = auth.check(socket.request, (socket.handshake.auth as Record<string, unknown>)?.token);
+      if (!result.ok) {
+        const message = result.reason === 'blocked' ? `too many failed sign-ins; try again in ${result.retryAfterSeconds} s` : result.reason === 'wrong' ? 'wrong token' : 'unauthorized: pass the token as auth.token';
+        return next(new Error(message));
+      }
+      if (this.io.of('/').sockets.size >= maxViewers) return next(new Error(`too many clients (server.maxViewers = ${maxViewers})`));
+      next();
+    });
+    this.io.on('connection', (socket) => this.onConnection(socket));
+
+    this.unsubscribe.push(
+      daemon.feed.events.on('source', (status) => this.io.emit('source', status)),
+      daemon.feed.events.on('result', (result) => {
+        const room = this.io.sockets.adapter.rooms.get(PREDICTIONS_ROOM);
+        // volatile: a client whose connection is backed up misses predictions instead of queueing them.
+        if (room && room.size > 0) this.io.to(PREDICTIONS_ROOM).volatile.emit('prediction', toRecord(result));
+      }),
+    );
+    this.statusTimer = setInterval(() => {
+      if (this.io.of('/').sockets.size === 0) return;
+      this.io.volatile.emit('status', buildStatus(daemon, options.hub, options.temperature.current()));
+    }, STATUS_EVERY_MS);
+    this.statusTimer.unref();
+  }
+
+  announceSettings(settings: RuntimeSettings): void {
+    this.io.emit('settings', settings);
+  }
+
+  async close(): Promise<void> {
+    clearInterval(this.statusTimer);
+    for (const off of this.unsubscribe) off();
+    this.io.disconnectSockets(true);
+    await new Promise<void>((resolve) => this.io.close(() => resolve()));
+  }
+
+  private onConnection(socket: Socket): void {
+    const { daemon, hub, log } = this.options;
+    const auth = socket.handshake.auth as Record<string, unknown>;
+    const viewer: Viewer = {
+      kind: 'live',
+      deliver: (frame) => {
+        const meta = { ...toRecord(frame.result), sentAt: Date.now() };
+        socket.emit('frame', meta, frame.jpeg, () => hub.taken(viewer));
+      },
+    };
+    socket.emit('hello', {
+      serverTime: Date.now(),
+      model: daemon.model(),
+      source: daemon.source(),
+      backend: daemon.backend(),
+      settings: daemon.settings(),
+    });
+    if (auth.predictions === true) void socket.join(PREDICTIONS_ROOM);
+    // A client that wants only predictions (auth.frames = false) costs no encoding.
+    if (auth.frames !== false) hub.add(viewer);
+    socket.on('pause', () => hub.setPaused(viewer, true));
+    socket.on('resume', () => hub.setPaused(viewer, false));
+    socket.on('clock', (callback: unknown) => {
+      if (typeof callback === 'function') callback(Date.now());
+    });
+    socket.on('disconnect', () => hub.remove(viewer));
+    log.debug({ id: socket.id, address: socket.handshake.address }, 'live client connected');
+  }
+}

@@ -1,0 +1,70 @@
+import type { DaemonView } from './daemon-view';
+import { cpuTemperatureC } from './system-info';
+import type { ViewerHub } from './viewer-hub';
+
+export interface DaemonStatus {
+  source: ReturnType<DaemonView['source']>;
+  model: { name: string; version: string; labels: number };
+  backend: string;
+  fps: number;
+  /** Recent average per stage, ms. */
+  stageMs: Record<string, number>;
+  /** Capture to decision, recent average, ms. */
+  latencyMs: number;
+  frames: { captured: number; classified: number; dropped: number; encoded: number };
+  clients: { live: number; mjpeg: number };
+  uptimeSeconds: number;
+  tensors: number;
+  rssMB: number;
+  cpuTemperatureC: number | null;
+}
+
+/** One status shape for GET /api/status and the live channel's `status` event. */
+export function buildStatus(daemon: DaemonView, hub: ViewerHub, temperature: number | null): DaemonStatus {
+  const s = daemon.stats.snapshot();
+  const model = daemon.model();
+  return {
+    source: daemon.source(),
+    model: { name: model.name, version: model.version, labels: model.labels.length },
+    backend: daemon.backend(),
+    fps: round(s.fps),
+    stageMs: Object.fromEntries(Object.entries(s.stageMs).map(([k, v]) => [k, round(v)])),
+    latencyMs: round(s.latencyMs),
+    frames: { captured: s.captured, classified: s.classified, dropped: s.dropped, encoded: s.encoded },
+    clients: { live: hub.count('live'), mjpeg: hub.count('mjpeg') },
+    uptimeSeconds: Math.round((Date.now() - daemon.startedAt) / 1000),
+    tensors: daemon.tensors(),
+    rssMB: Math.round(process.memoryUsage.rss() / 1048576),
+    cpuTemperatureC: temperature,
+  };
+}
+
+/** Reads the CPU temperature at most every few seconds (status is asked for every second). */
+export class TemperatureReader {
+  private value: number | null = null;
+  private readAt = 0;
+  private reading: Promise<void> | undefined;
+
+  constructor(private readonly maxAgeMs = 5000) {}
+
+  current(): number | null {
+    if (Date.now() - this.readAt > this.maxAgeMs && !this.reading) {
+      this.reading = cpuTemperatureC().then((t) => {
+        this.value = t;
+        this.readAt = Date.now();
+        this.reading = undefined;
+      });
+    }
+    return this.value;
+  }
+
+  async fresh(): Promise<number | null> {
+    this.current();
+    await this.reading;
+    return this.value;
+  }
+}
+
+function round(x: number): number {
+  return Math.round(x * 10) / 10;
+}

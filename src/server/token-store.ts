@@ -1,0 +1,64 @@
+import { randomBytes } from 'node:crypto';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { ConfigError } from '../util/errors';
+import { ensureStateDir } from './state-dir';
+
+export const TOKEN_FILE = 'token';
+
+/** The token file's path and content; `created` is true when this call generated it. */
+export interface StoredToken {
+  file: string;
+  token: string;
+  created: boolean;
+  /** Set when the file was readable by others and its mode was corrected. */
+  fixedMode?: number;
+}
+
+/** 32 random bytes, URL-safe: fits in a URL, a header and a cookie without escaping. */
+export function generateToken(): string {
+  return randomBytes(32).toString('base64url');
+}
+
+/**
+ * Reads the access token from STATE_DIR/token, generating it on first start. The file is
+ * created exclusively with mode 0600 (a concurrent start cannot leave two different tokens),
+ * and a file others can read has its mode corrected.
+ */
+export function loadOrCreateToken(stateDir: string): StoredToken {
+  const file = path.join(stateDir, TOKEN_FILE);
+  try {
+    ensureStateDir(stateDir);
+  } catch (err) {
+    throw new ConfigError(`state.dir: cannot create ${stateDir} for the access token: ${(err as Error).message}`);
+  }
+  try {
+    fs.writeFileSync(file, generateToken() + '\n', { mode: 0o600, flag: 'wx' });
+    return { file, token: readToken(file), created: true };
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw new ConfigError(`state.dir: cannot write ${file}: ${(err as Error).message}`);
+  }
+  const mode = fs.statSync(file).mode & 0o777;
+  let fixedMode: number | undefined;
+  if (mode & 0o077) {
+    fs.chmodSync(file, 0o600);
+    fixedMode = mode;
+  }
+  return { file, token: readToken(file), created: false, fixedMode };
+}
+
+/** Replaces the token (old sessions and clients stop working). */
+export function rotateToken(stateDir: string): StoredToken {
+  const file = path.join(stateDir, TOKEN_FILE);
+  ensureStateDir(stateDir);
+  const temp = `${file}.${process.pid}.tmp`;
+  fs.writeFileSync(temp, generateToken() + '\n', { mode: 0o600 });
+  fs.renameSync(temp, file);
+  return { file, token: readToken(file), created: true };
+}
+
+function readToken(file: string): string {
+  const token = fs.readFileSync(file, 'utf8').trim();
+  if (token.length < 16) throw new ConfigError(`${file}: the access token is shorter than 16 characters; delete the file to generate a new one`);
+  return token;
+}
