@@ -78,13 +78,13 @@ function refuse(req: Request, res: Response, result: Exclude<AuthResult, { ok: t
     res.status(429).json({ error: `too many failed sign-ins from this address; try again in ${result.retryAfterSeconds} s` });
     return;
   }
-  const isPage = req.method === 'GET' && !req.path.startsWith('/api/') && req.accepts(['html', 'json', 'image/*']) === 'html';
+  // Players (VLC, Home Assistant) answer a Basic challenge with user:token; tools send Bearer.
+  const isPicture = req.path === '/stream.mjpg' || req.path === '/snapshot.jpg';
+  const isPage = req.method === 'GET' && !isPicture && !req.path.startsWith('/api/') && req.accepts(['html', 'json']) === 'html';
   if (isPage && result.reason === 'missing') {
     res.redirect(303, `/login?next=${encodeURIComponent(req.originalUrl)}`);
     return;
   }
-  // Players (VLC, Home Assistant) answer a Basic challenge with user:token; tools send Bearer.
-  const isPicture = req.path === '/stream.mjpg' || req.path === '/snapshot.jpg';
   res.set('WWW-Authenticate', isPicture ? 'Basic realm="edgesight", charset="UTF-8"' : 'Bearer realm="edgesight"');
   res.status(401).json({ error: result.reason === 'wrong' ? 'wrong token or password' : 'sign in required: send Authorization: Bearer <token>, or sign in at /login' });
 }

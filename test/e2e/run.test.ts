@@ -11,7 +11,7 @@ interface LogLine {
 
 /** Starts `edgesight run` and collects its JSON log lines from stderr. */
 function startDaemon(args: string[]): { child: ChildProcess; lines: LogLine[]; waitFor(pred: (l: LogLine) => boolean, ms: number): Promise<LogLine> } {
-  const child = spawn(process.execPath, [cliPath, 'run', ...args], { env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '/tmp' }, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, [cliPath, 'run', '--host', '127.0.0.1', '--port', '0', '--set', `state.dir=${tempDir('edgesight-state-')}`, ...args], { env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '/tmp' }, stdio: ['ignore', 'pipe', 'pipe'] });
   const lines: LogLine[] = [];
   let buffer = '';
   const waiters: Array<{ pred: (l: LogLine) => boolean; resolve: (l: LogLine) => void }> = [];
@@ -65,6 +65,21 @@ describe('edgesight run (end to end)', function () {
       assert.ok((last.fps as number) > 1, `fps ${last.fps}`);
       const agree = reports.filter((r) => r.label === r.truth).length;
       assert.ok(agree >= 3, `label matched truth in ${agree} of ${reports.length} reports: ${reports.map((r) => `${r.label}/${r.truth}`).join(' ')}`);
+
+      // First start: the token is created and the URL to open is printed once, like Jupyter.
+      const announce = await daemon.waitFor((l) => /dashboard access token created/.test(l.msg), 5000);
+      const url = /(http:\/\/127\.0\.0\.1:\d+\/)\?token=([\w-]+)/.exec(announce.msg);
+      assert.ok(url, announce.msg);
+      const signIn = await fetch(`${url[1]}?token=${url[2]}`, { redirect: 'manual' });
+      assert.equal(signIn.status, 303);
+      const cookie = (signIn.headers.get('set-cookie') ?? '').split(';')[0];
+      const status = await fetch(`${url[1]}api/status`, { headers: { Cookie: cookie } });
+      assert.equal(status.status, 200);
+      assert.match(((await status.json()) as { source: { description: string } }).source.description, /demo/);
+      // A viewer still attached must not hold up the shutdown below.
+      const stream = await fetch(`${url[1]}stream.mjpg`, { headers: { Cookie: cookie } });
+      assert.equal(stream.status, 200);
+      void stream.body?.getReader().read();
     } finally {
       const exit = exitOf(daemon.child);
       daemon.child.kill('SIGTERM');

@@ -1,3 +1,4 @@
+import * as http from 'node:http';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { loadConfig } from '../../src/config/load';
@@ -72,4 +73,38 @@ export async function waitUntil<T>(what: string, check: () => T | undefined | Pr
     if (Date.now() > deadline) throw new Error(`timed out after ${ms} ms waiting for ${what}`);
     await sleep(50);
   }
+}
+
+export interface PlainResponse {
+  status: number;
+  headers: Record<string, string | string[] | undefined>;
+  text: string;
+}
+
+/**
+ * One HTTP request from a chosen loopback address (127.0.0.0/8 is all loopback on Linux), so a
+ * test can act as many clients without tripping the per-address sign-in limiter.
+ */
+export function requestFrom(localAddress: string, url: string, options: { method?: string; headers?: Record<string, string>; body?: string } = {}): Promise<PlainResponse> {
+  return new Promise((resolve, reject) => {
+    const req = http.request(url, { method: options.method ?? 'GET', headers: options.headers, localAddress }, (res) => {
+      // An MJPEG stream that answered 200 never ends: take the status and go.
+      if (res.statusCode === 200 && String(res.headers['content-type']).startsWith('multipart/')) {
+        req.destroy();
+        return resolve({ status: 200, headers: res.headers, text: '' });
+      }
+      let text = '';
+      res.setEncoding('utf8');
+      res.on('data', (c: string) => (text += c));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, text }));
+    });
+    req.on('error', reject);
+    req.end(options.body);
+  });
+}
+
+/** fetch().json() typed loosely: tests read fields and assert on them. */
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+export async function json(res: Response | Promise<Response>): Promise<any> {
+  return (await res).json();
 }
