@@ -2,7 +2,7 @@
 # Installs what edgesight needs on Debian 12 / Raspberry Pi OS (Bookworm) and builds it.
 # Idempotent: each step is skipped when its result is already there.
 #   scripts/setup.sh          runtime: OpenCV dev files, build tools, npm packages, compiled JS
-#   scripts/setup.sh --test   also what the test suite needs (ffmpeg)
+#   scripts/setup.sh --test   also what the test suite needs (ffmpeg, Debian's chromium for the browser test)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -19,7 +19,7 @@ done
 # (videoio with V4L2, GStreamer and FFmpeg backends). gstreamer1.0-plugins-base has appsink and
 # videoconvert, which every GStreamer source pipeline ends in. fswebcam backs the webcam source.
 packages=(libopencv-dev pkg-config build-essential python3 gstreamer1.0-plugins-base fswebcam)
-if [ "$want_test" = 1 ]; then packages+=(ffmpeg); fi
+if [ "$want_test" = 1 ]; then packages+=(ffmpeg chromium fonts-dejavu-core); fi
 
 missing=()
 for p in "${packages[@]}"; do

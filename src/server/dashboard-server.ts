@@ -51,19 +51,13 @@ export class DashboardServer {
     this.unsubscribe = daemon.feed.events.on('result', (result) => history.push(toRecord(result)));
     const temperature = new TemperatureReader();
     this.metrics = new DaemonMetrics(daemon, hub);
-    const server = http.createServer();
-    // Slow or idle clients cannot hold sockets open forever (MJPEG streams set no timeout).
-    server.headersTimeout = 15_000;
-    server.requestTimeout = 30_000;
-    this.httpServer = server;
-    this.live = new LiveChannel(server, { daemon, hub, auth: options.auth, temperature, allowedOrigins: options.allowedOrigins, maxViewers: options.maxViewers, log });
-    const live = this.live;
+    let live: LiveChannel | undefined;
     const app = createHttpApp({
       daemon,
       hub,
       history,
       temperature,
-      onSettings: (settings) => live.announceSettings(settings),
+      onSettings: (settings) => live?.announceSettings(settings),
       auth: options.auth,
       metrics: this.metrics,
       publicDir: options.publicDir ?? defaultPublicDir,
@@ -72,7 +66,15 @@ export class DashboardServer {
       healthyWithinMs: 5000,
       log,
     });
-    server.on('request', app);
+    // The app must be the server's request handler before socket.io attaches: socket.io then
+    // takes /socket.io/ requests away from it (a handler added later would answer them too).
+    const server = http.createServer(app);
+    // Slow or idle clients cannot hold sockets open forever (MJPEG streams set no timeout).
+    server.headersTimeout = 15_000;
+    server.requestTimeout = 30_000;
+    this.httpServer = server;
+    live = new LiveChannel(server, { daemon, hub, auth: options.auth, temperature, allowedOrigins: options.allowedOrigins, maxViewers: options.maxViewers, log });
+    this.live = live;
     await new Promise<void>((resolve, reject) => {
       server.once('error', (err: NodeJS.ErrnoException) => {
         if (err.code === 'EADDRINUSE') reject(new ConfigError(`server.port: ${options.port} on ${options.host} is already in use (another edgesight running?); choose another with --port`));

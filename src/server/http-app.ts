@@ -46,6 +46,9 @@ export function createHttpApp(deps: AppDeps): Express {
       },
       // Served over plain HTTP on a LAN: HSTS and upgrade-insecure-requests would break it.
       strictTransportSecurity: false,
+      // no-referrer would make browsers send `Origin: null` on our own form posts, which the
+      // origin check below must refuse; same-origin keeps addresses private all the same.
+      referrerPolicy: { policy: 'same-origin' },
     }),
   );
 
