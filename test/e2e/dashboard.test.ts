@@ -103,6 +103,17 @@ describe('dashboard in a real headless Chromium', function () {
     await waitUntil('overlay on again', () => (d.daemon.pipeline!.overlayEnabled ? true : undefined));
   });
 
+  it('reconnects by itself when the connection drops or the server hangs up', async () => {
+    const io = (d.daemon.server as unknown as { live: { io: { disconnectSockets(close: boolean): void } } }).live.io;
+    for (const close of [true, false]) {
+      const shown = Number(await page.getAttribute('#frames-shown', 'data-count'));
+      io.disconnectSockets(close);
+      await page.waitForFunction(() => document.getElementById('connection')?.dataset.state !== 'live', undefined, { timeout: 5000 }).catch(() => undefined);
+      await page.waitForFunction(() => document.getElementById('connection')?.dataset.state === 'live', undefined, { timeout: 15_000 });
+      await page.waitForFunction((n) => Number(document.getElementById('frames-shown')?.dataset.count) > n + 5, shown, { timeout: 15_000 });
+    }
+  });
+
   it('downloads a snapshot', async () => {
     const [download] = await Promise.all([page.waitForEvent('download'), page.click('#snapshot')]);
     const file = await download.path();

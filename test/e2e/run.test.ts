@@ -1,5 +1,6 @@
 import { strict as assert } from 'node:assert';
 import { spawn, type ChildProcess } from 'node:child_process';
+import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { cliPath, tempDir, writePaperDigitClip } from '../helpers/fixtures';
 
@@ -102,6 +103,25 @@ describe('edgesight run (end to end)', function () {
       daemon.child.kill('SIGTERM');
       await exitOf(daemon.child);
     }
+  });
+
+  it('shows the token in the log on the first start only', async () => {
+    const stateDir = tempDir('edgesight-state-');
+    const clip = path.join(stateDir, 'clip.avi');
+    writePaperDigitClip(clip, { digits: 2, framesPerDigit: 10 });
+    const logs: string[] = [];
+    for (let start = 0; start < 2; start++) {
+      const daemon = startDaemon(['--source', clip, '--set', `state.dir=${stateDir}`]);
+      await daemon.waitFor((l) => /^dashboard (access token created|at )/.test(l.msg), 60_000);
+      const exit = exitOf(daemon.child);
+      daemon.child.kill('SIGTERM');
+      await exit;
+      logs.push(daemon.lines.map((l) => JSON.stringify(l)).join('\n'));
+    }
+    const token = fs.readFileSync(path.join(stateDir, 'token'), 'utf8').trim();
+    assert.ok(logs[0].includes(`?token=${token}`), 'first start: the URL with the token is logged');
+    assert.ok(!logs[1].includes(token), 'second start: the token appears in the log');
+    assert.match(logs[1], /token in .*token; 'edgesight token' prints it/);
   });
 
   it('fails clearly on a source that cannot open', async () => {

@@ -1,6 +1,7 @@
 import { strict as assert } from 'node:assert';
 import * as fs from 'node:fs';
 import * as http from 'node:http';
+import * as net from 'node:net';
 import * as path from 'node:path';
 import { json, requestFrom, startTestDaemon, sleep, waitUntil, type TestDaemon } from '../helpers/daemon';
 
@@ -243,6 +244,24 @@ describe('HTTP routes (real daemon on a real clip)', function () {
     assert.equal(res.headers.get('content-type'), 'image/jpeg');
     const jpeg = Buffer.from(await res.arrayBuffer());
     assert.equal(jpeg.readUInt16BE(0), 0xffd8);
+  });
+
+  it('answers malformed requests with 4xx and keeps serving', async () => {
+    const raw = await new Promise<string>((resolve, reject) => {
+      const socket = net.connect(Number(new URL(d.base).port), '127.0.0.1', () => socket.end('GARBAGE / NOT-HTTP\r\n\r\n'));
+      let reply = '';
+      socket.on('data', (c) => (reply += c.toString()));
+      socket.on('end', () => resolve(reply));
+      socket.on('error', reject);
+    });
+    assert.match(raw, /^HTTP\/1\.1 400/);
+    const badEscape = await fetch(d.base + '/%E0%A4%A', { headers: d.authHeaders });
+    assert.ok(badEscape.status === 400 || badEscape.status === 404, `bad escape: ${badEscape.status}`);
+    const hugeHeader = await requestFrom('127.0.0.200', d.base + '/api/status', { headers: { ...d.authHeaders, 'X-Filler': 'x'.repeat(20_000) } });
+    assert.equal(hugeHeader.status, 431);
+    const seq = d.daemon.pipeline!.latest!.seq;
+    await waitUntil('frames still flowing', () => (d.daemon.pipeline!.latest!.seq > seq ? true : undefined));
+    assert.equal((await fetch(d.base + '/api/status', { headers: d.authHeaders })).status, 200);
   });
 
   it('limits failed sign-ins per address, even for the right token afterwards', async () => {

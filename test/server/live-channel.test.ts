@@ -117,6 +117,34 @@ describe('socket.io live channel (real daemon, real clip, real clients)', functi
     assert.ok(s.frames.classified > 0);
   });
 
+  it('drops a client that sends an oversize message and keeps serving the others', async () => {
+    const bystander = client({ token: d.token });
+    const offender = client({ token: d.token });
+    await Promise.all([bystander.connected(), offender.connected()]);
+    const dropped = new Promise<string>((resolve) => offender.socket.once('disconnect', resolve));
+    offender.socket.emit('pause', 'x'.repeat(100_000));
+    assert.equal(await dropped, 'transport close');
+    const had = bystander.frames.length;
+    await waitUntil('bystander frames', () => (bystander.frames.length >= had + 10 ? true : undefined));
+    assert.ok(bystander.socket.connected);
+  });
+
+  it('refuses clients beyond server.maxViewers', async () => {
+    const small = await startTestDaemon({ 'server.maxViewers': 2 });
+    try {
+      const a = new LiveClient(small.base, { token: small.token });
+      const b = new LiveClient(small.base, { token: small.token });
+      clients.push(a, b);
+      await Promise.all([a.connected(), b.connected()]);
+      const c = new LiveClient(small.base, { token: small.token });
+      clients.push(c);
+      await assert.rejects(c.connected(), /too many clients \(server\.maxViewers = 2\)/);
+    } finally {
+      for (const c of clients.splice(0)) c.close();
+      await small.stop();
+    }
+  });
+
   it('refuses a handshake without the token, with a wrong one, and from a foreign origin', async () => {
     await assert.rejects(client({}).connected(), /unauthorized/);
     await assert.rejects(client({ token: 'not-the-token' }).connected(), /wrong token/);

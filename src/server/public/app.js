@@ -26,7 +26,12 @@ socket.on('connect', () => {
   syncClock();
   if (paused) socket.emit('pause');
 });
-socket.on('disconnect', (reason) => setConnection('reconnecting', reason === 'io server disconnect' ? 'disconnected' : 'reconnecting…'));
+socket.on('disconnect', (reason) => {
+  setConnection('reconnecting', 'reconnecting…');
+  // socket.io retries by itself after a lost connection, but not after the server hung up
+  // (a restart, a new model): the dashboard stays open for months, so it retries too.
+  if (reason === 'io server disconnect') setTimeout(() => socket.connect(), 1000);
+});
 socket.io.on('reconnect_attempt', (n) => setConnection('reconnecting', `reconnecting (${n})…`));
 socket.on('connect_error', (err) => {
   if (/unauthorized|wrong token/.test(err.message)) {
