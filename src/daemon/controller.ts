@@ -37,6 +37,8 @@ export class DaemonController {
 
   async start(): Promise<Pipeline> {
     const { config, log } = this;
+    // A bad password or an unwritable state directory stops start-up before the camera is taken.
+    const access = config['server.enabled'] ? setupAuth(config, log.child({ component: 'server' })) : undefined;
     // The model is checked by loading it below; the report covers the machine.
     const report = await gatherReport(config, { checkModel: false });
     for (const line of formatReport(report).split('\n')) log.info(`doctor: ${line}`);
@@ -64,10 +66,9 @@ export class DaemonController {
     this.pipeline = pipeline;
     pipeline.events.on('listenerError', ({ event, error }) => log.error({ event, err: errorMessage(error) }, 'an event listener failed'));
 
-    if (config['server.enabled']) {
+    if (access) {
       const view = this.daemonView(pipeline, decisions, classifier, this.source);
-      const serverLog = log.child({ component: 'server' });
-      const { auth, announce } = setupAuth(config, serverLog);
+      const { auth, announce } = access;
       this.server = new DashboardServer(view, {
         host: config['server.host'],
         port: config['server.port'],
@@ -75,7 +76,7 @@ export class DaemonController {
         allowedOrigins: parseAllowedOrigins(config['server.allowedOrigins']),
         historySize: config['server.historySize'],
         maxViewers: config['server.maxViewers'],
-        log: serverLog,
+        log: log.child({ component: 'server' }),
       });
       const { port, urls } = await this.server.start();
       this.serverPort = port;

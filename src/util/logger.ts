@@ -17,7 +17,11 @@ export function createLogger(level: LogLevel = 'info', format: LogFormat = 'auto
     {
       level,
       base: undefined,
-      redact: { paths: ['token', '*.token', 'password', '*.password', 'auth.token'], censor: '[redacted]' },
+      // Secrets that could reach a log line through an object (a handshake, request headers).
+      redact: {
+        paths: ['token', '*.token', 'password', '*.password', 'auth.token', 'authorization', '*.authorization', 'headers.authorization', 'headers.cookie', 'cookie', '*.cookie', 'server.password', '["server.password"]'],
+        censor: '[redacted]',
+      },
     },
     pretty ? prettyStream() : pino.destination({ fd: 2, sync: true }),
   );

@@ -53,7 +53,12 @@ export async function startTestDaemon(overrides: Partial<Record<ConfigKey, unkno
     },
   });
   const daemon = new DaemonController(config, silentLogger());
-  await daemon.start();
+  try {
+    await daemon.start();
+  } catch (err) {
+    await daemon.stop();
+    throw err;
+  }
   const base = `http://127.0.0.1:${daemon.serverPort}`;
   const tokenFile = path.join(stateDir, 'token');
   const token = fs.existsSync(tokenFile) ? fs.readFileSync(tokenFile, 'utf8').trim() : '';

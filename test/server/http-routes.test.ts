@@ -295,3 +295,38 @@ describe('HTTP routes when the source ends', function () {
     }
   });
 });
+
+describe('other access modes', function () {
+  this.timeout(60_000);
+
+  it('server.auth = password takes the configured password (and refuses a short one at start)', async () => {
+    const d = await startTestDaemon({ 'server.auth': 'password', 'server.password': 'a long enough password' });
+    try {
+      assert.equal((await fetch(d.base + '/api/status')).status, 401);
+      assert.equal((await fetch(d.base + '/api/status', { headers: { Authorization: 'Bearer a long enough password' } })).status, 200);
+      assert.ok(!fs.existsSync(path.join(d.stateDir, 'token')), 'a token was generated in password mode');
+    } finally {
+      await d.stop();
+    }
+    await assert.rejects(startTestDaemon({ 'server.auth': 'password', 'server.password': 'short' }), /server\.password: .*at least 8 characters/);
+  });
+
+  it('server.auth = none serves without a secret', async () => {
+    const d = await startTestDaemon({ 'server.auth': 'none' });
+    try {
+      assert.equal((await fetch(d.base + '/api/status')).status, 200);
+      assert.equal((await fetch(d.base + '/')).status, 200);
+    } finally {
+      await d.stop();
+    }
+  });
+
+  it('names the port when it is already taken', async () => {
+    const d = await startTestDaemon();
+    try {
+      await assert.rejects(startTestDaemon({ 'server.port': Number(new URL(d.base).port) }), /server\.port: \d+ on 127\.0\.0\.1 is already in use/);
+    } finally {
+      await d.stop();
+    }
+  });
+});
