@@ -106,6 +106,8 @@ export class LiveChannel {
     if (auth.predictions === true) void socket.join(PREDICTIONS_ROOM);
     // A client that wants only predictions (auth.frames = false) costs no encoding.
     if (auth.frames !== false) hub.add(viewer);
+    // The first status now rather than at the next tick, so a new page has numbers at once.
+    socket.emit('status', buildStatus(daemon, hub, this.options.temperature.current()));
     socket.on('pause', () => hub.setPaused(viewer, true));
     socket.on('resume', () => hub.setPaused(viewer, false));
     socket.on('clock', (callback: unknown) => {

@@ -59,7 +59,7 @@ describe('dashboard in a real headless Chromium', function () {
     const label = (await page.textContent('#label')) ?? '';
     assert.match(label, /^([0-9]|uncertain)$/);
     assert.equal(await page.locator('#topk li').count(), 3);
-    assert.match((await page.textContent('#fps')) ?? '', /^\d+\.\d$/);
+    await page.waitForFunction(() => /^\d+\.\d$/.test(document.getElementById('fps')?.textContent ?? ''), undefined, { timeout: 5000 });
     assert.match((await page.textContent('#latency-ms')) ?? '', /^\d+$/);
     assert.match((await page.textContent('#model')) ?? '', /edgesight-digits/);
     // The canvas holds a real picture: paper is bright, the overlay and ink are dark.

@@ -107,14 +107,18 @@ describe('socket.io live channel (real daemon, real clip, real clients)', functi
     assert.equal(d.daemon.pipeline!.stats.encoded, encoded);
   });
 
-  it('sends status every second', async () => {
+  it('sends status on connect and then every second', async () => {
     const c = client({ token: d.token });
-    const status = new Promise<{ fps: number; clients: { live: number }; frames: { classified: number } }>((resolve) => c.socket.once('status', resolve));
+    const statuses: Array<{ at: number; fps: number; clients: { live: number }; frames: { classified: number } }> = [];
+    c.socket.on('status', (s) => statuses.push({ ...s, at: Date.now() }));
     await c.connected();
-    const s = await status;
-    assert.ok(s.fps > 20, `fps ${s.fps}`);
-    assert.equal(s.clients.live, 1);
-    assert.ok(s.frames.classified > 0);
+    await waitUntil('three status events', () => (statuses.length >= 3 ? true : undefined), 5000);
+    const [first, second, third] = statuses;
+    assert.ok(third.fps > 20, `fps ${third.fps}`);
+    assert.equal(first.clients.live, 1);
+    assert.ok(third.frames.classified > first.frames.classified);
+    const gap = third.at - second.at;
+    assert.ok(gap > 700 && gap < 1300, `status events ${gap} ms apart`);
   });
 
   it('drops a client that sends an oversize message and keeps serving the others', async () => {
