@@ -1,3 +1,4 @@
+import * as fs from 'node:fs';
 import { errorMessage, SourceError } from '../util/errors';
 import { cv } from '../vision/cv';
 import type { CapturedImage, FrameSource, SourceKind } from './frame-source';
@@ -41,6 +42,7 @@ export class OpenCvSource implements FrameSource {
   async open(): Promise<void> {
     const { kind, target } = this.options;
     const api = kind === 'gstreamer' ? cv.CAP_GSTREAMER : kind === 'camera' ? cv.CAP_V4L2 : kind === 'url' ? cv.CAP_FFMPEG : cv.CAP_ANY;
+    if (kind === 'file' && !fs.existsSync(String(target))) throw new SourceError(`cannot open ${this.description}: no such file`);
     let capture: VideoCapture;
     try {
       capture = new cv.VideoCapture(typeof target === 'string' && /^\d+$/.test(target) ? Number(target) : target, api);
@@ -75,10 +77,14 @@ export class OpenCvSource implements FrameSource {
       this.firstFrame = undefined;
       return { mat };
     }
-    let mat = await capture.readAsync();
+    const mat = await capture.readAsync();
     if (mat.empty && this.kind === 'file' && this.options.loop !== false) {
-      capture.set(cv.CAP_PROP_POS_FRAMES, 0);
-      mat = await capture.readAsync();
+      // Loop by reopening the path rather than seeking: a file replaced or removed meanwhile
+      // is noticed (and seeking is inexact for some codecs). open() reads the first frame.
+      capture.release();
+      this.capture = undefined;
+      await this.open();
+      return this.read();
     }
     if (mat.empty) {
       if (this.kind === 'file') return null;

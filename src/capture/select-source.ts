@@ -7,6 +7,7 @@ import { DemoSource } from './demo-source';
 import type { FrameSource, SourceKind } from './frame-source';
 import { ImagesSource, isImageFile } from './images-source';
 import { OpenCvSource } from './opencv-source';
+import { ResilientSource } from './resilient-source';
 import { WebcamSource } from './webcam-source';
 
 const KINDS: ReadonlyArray<SourceKind | 'auto'> = ['auto', 'camera', 'gstreamer', 'url', 'file', 'images', 'webcam', 'demo'];
@@ -37,30 +38,46 @@ export function parseSourceSpec(text: string): SourceSpec {
 
 /** Builds the source the config asks for and opens it; `auto` tries each camera, then the demo. */
 export async function openSource(config: Config, log: Logger): Promise<FrameSource> {
+  return (await openWithSpec(config, log)).source;
+}
+
+/**
+ * Opens the configured source for the daemon, wrapped so that read errors, stalls and bad
+ * frames reopen it with backoff (see ResilientSource). A reopen builds the same source again:
+ * for `auto`, the camera (or demo) that was chosen at start.
+ */
+export async function openResilientSource(config: Config, log: Logger): Promise<ResilientSource> {
+  const { source, spec } = await openWithSpec(config, log);
+  return new ResilientSource(source, () => buildSource(spec, config, log), { stallMs: config['capture.stallSeconds'] * 1000 });
+}
+
+async function openWithSpec(config: Config, log: Logger): Promise<{ source: FrameSource; spec: SourceSpec }> {
   const spec = parseSourceSpec(config.source);
   if (spec.kind === 'auto') return openAuto(config, log);
   const source = buildSource(spec, config, log);
   await source.open();
-  return source;
+  return { source, spec };
 }
 
-async function openAuto(config: Config, log: Logger): Promise<FrameSource> {
+async function openAuto(config: Config, log: Logger): Promise<{ source: FrameSource; spec: SourceSpec }> {
   const cameras = listCameras();
   const tried: string[] = [];
   for (const camera of cameras) {
-    const source = buildSource({ kind: 'camera', target: camera.path }, config, log);
+    const spec: SourceSpec = { kind: 'camera', target: camera.path };
+    const source = buildSource(spec, config, log);
     try {
       await source.open();
       log.info({ source: source.description }, `source auto: using camera ${camera.path}`);
-      return source;
+      return { source, spec };
     } catch (err) {
       tried.push(`${camera.path}: ${errorMessage(err)}`);
     }
   }
-  const demo = buildSource({ kind: 'demo' }, config, log);
+  const demoSpec: SourceSpec = { kind: 'demo' };
+  const demo = buildSource(demoSpec, config, log);
   await demo.open();
   log.info({ tried }, cameras.length === 0 ? 'source auto: no camera found (/dev/video*, /dev/v4l/by-id), using the built-in demo scene' : `source auto: none of ${cameras.length} camera(s) opened, using the built-in demo scene`);
-  return demo;
+  return { source: demo, spec: demoSpec };
 }
 
 export function buildSource(spec: SourceSpec, config: Config, log: Logger): FrameSource {

@@ -13,6 +13,8 @@ export const configSchema = {
     'Frame source: auto, camera, gstreamer, url, file, images, webcam, demo, or a bare device path, camera index, URL, video file or image folder (the kind is inferred).',
   ),
 
+  'capture.stallSeconds': numberField(10, 1, 3600, 'A live source that delivers no frame for this long is closed and reopened (retries back off from 1 s to 30 s).'),
+
   'camera.device': stringField('', 'Camera for `camera`: a device path (prefer /dev/v4l/by-id/...) or an index. Empty: the first camera that opens.'),
   'camera.width': integerField(640, 16, 7680, 'Requested capture width in pixels.'),
   'camera.height': integerField(480, 16, 4320, 'Requested capture height in pixels.'),

@@ -1,6 +1,7 @@
 import * as tf from '@tensorflow/tfjs';
 import type { Config } from '../config/schema';
-import { openSource } from '../capture/select-source';
+import { openResilientSource } from '../capture/select-source';
+import type { ResilientSource } from '../capture/resilient-source';
 import type { FrameSource } from '../capture/frame-source';
 import type { BackendChoice } from '../model/backend';
 import type { Classifier } from '../model/classifier';
@@ -26,7 +27,7 @@ export class DaemonController {
   pipeline: Pipeline | undefined;
   backend: BackendChoice | undefined;
   private classifier: Classifier | undefined;
-  private source: FrameSource | undefined;
+  private source: ResilientSource | undefined;
   server: DashboardServer | undefined;
   /** Where the dashboard listens, once started (port 0 resolved). */
   serverPort: number | undefined;
@@ -49,8 +50,9 @@ export class DaemonController {
     const meta = classifier.loaded.metadata;
     log.info({ backend: backend.name, model: classifier.loaded.dir, labels: meta.labels.length }, `model ${meta.name} loaded on TF.js backend ${backend.name}`);
 
-    this.source = await openSource(config, log.child({ component: 'capture' }));
-    log.info({ source: this.source.description }, `source: ${this.source.description}`);
+    const source = await openResilientSource(config, log.child({ component: 'capture' }));
+    this.source = source;
+    log.info({ source: source.description }, `source: ${source.description}`);
 
     const decisions = new DecisionMaker(meta.labels, decisionSettings(config));
     const pipeline = new Pipeline({
@@ -65,6 +67,16 @@ export class DaemonController {
     });
     this.pipeline = pipeline;
     pipeline.events.on('listenerError', ({ event, error }) => log.error({ event, err: errorMessage(error) }, 'an event listener failed'));
+    // Reconnects are the resilient source's business; the pipeline's event carries them to clients.
+    source.events.on('health', (health) => {
+      if (health.state === 'reconnecting') {
+        log.warn({ attempt: health.attempt, retryInMs: health.retryInMs, err: health.error }, `source ${health.description}: reconnecting, attempt ${health.attempt} in ${health.retryInMs / 1000} s`);
+        pipeline.events.emit('source', { state: 'reconnecting', description: health.description, error: health.error, attempt: health.attempt, retryInMs: health.retryInMs });
+      } else if (health.state === 'open') {
+        log.info(`source ${health.description}: reconnected`);
+        pipeline.events.emit('source', { state: 'open', description: health.description });
+      }
+    });
 
     if (access) {
       const view = this.daemonView(pipeline, decisions, classifier, this.source);
@@ -91,7 +103,12 @@ export class DaemonController {
   private daemonView(pipeline: Pipeline, decisions: DecisionMaker, classifier: Classifier, source: FrameSource): DaemonView {
     const settings = new RuntimeSettingsControl(pipeline, decisions);
     const sourceStatus: SourceStatus = { description: source.description, state: 'open' as SourceState };
-    pipeline.events.on('source', (s) => Object.assign(sourceStatus, { state: s.state, description: s.description, error: s.error }));
+    pipeline.events.on('source', (s) => {
+      sourceStatus.state = s.state;
+      sourceStatus.description = s.description;
+      sourceStatus.error = s.error;
+      sourceStatus.attempt = s.attempt;
+    });
     const backend = this.backend?.name ?? tf.getBackend();
     const loaded = classifier.loaded;
     const meta = loaded.metadata;

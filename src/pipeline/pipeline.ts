@@ -30,13 +30,13 @@ export interface EncodedFrame {
   jpeg: Buffer;
 }
 
-export type SourceState = 'open' | 'ended' | 'error' | 'closed';
+export type SourceState = 'open' | 'reconnecting' | 'ended' | 'error' | 'closed';
 
 export interface PipelineEvents extends Record<string, unknown> {
   result: FrameResult;
   /** Emitted only while someone holds requestJpeg(). */
   jpeg: EncodedFrame;
-  source: { state: SourceState; description: string; error?: string };
+  source: { state: SourceState; description: string; error?: string; attempt?: number; retryInMs?: number };
   listenerError: { event: string; error: unknown };
 }
 
@@ -51,7 +51,7 @@ export interface PipelineOptions {
   maxFps: number;
   /** Most frames per second drawn and encoded for viewers; 0: no limit. */
   streamMaxFps?: number;
-  /** Wait before trying to reopen a live source that failed. */
+  /** Wait before reading again from a source whose read failed. */
   reopenDelayMs?: number;
 }
 
@@ -173,21 +173,16 @@ export class Pipeline {
     this.wake?.();
   }
 
+  /**
+   * A read that throws: live sources come wrapped in a ResilientSource, which reconnects by
+   * itself and does not throw, so this is for plain sources (tests, predict). Report and retry.
+   */
   private async recoverSource(err: unknown): Promise<void> {
     const { source, log } = this.options;
     const message = errorMessage(err);
-    log.error({ source: source.description, err: message }, 'source failed; will reopen');
+    log.error({ source: source.description, err: message }, 'source read failed; retrying');
     this.events.emit('source', { state: 'error', description: source.description, error: message });
-    await source.close().catch(() => undefined);
-    await sleep(this.options.reopenDelayMs ?? 2000);
-    if (!this.running) return;
-    try {
-      await source.open();
-      log.info({ source: source.description }, 'source reopened');
-      this.events.emit('source', { state: 'open', description: source.description });
-    } catch (reopenErr) {
-      log.warn({ err: errorMessage(reopenErr) }, 'source reopen failed; retrying');
-    }
+    await sleep(this.options.reopenDelayMs ?? 1000);
   }
 
   private async nextFrame(): Promise<PendingFrame | undefined> {

@@ -7,6 +7,8 @@ export interface SourceStatus {
   description: string;
   state: SourceState;
   error?: string;
+  /** While reconnecting: which attempt this is. */
+  attempt?: number;
 }
 
 /** The model as clients see it: what it recognises and how it reads frames, no file contents. */

@@ -15,6 +15,9 @@ function load(): Cv {
   // aborts the process ("Check failed: marking_done_", seen in training here). Without it the
   // GC does not see Mat memory, so per-frame Mats are released explicitly (see releaseAll).
   process.env.OPENCV4NODEJS_DISABLE_EXTERNAL_MEM_TRACKING ??= '1';
+  // OpenCV prints its own warnings for every failed open (a camera unplugged, a file gone) on
+  // stderr, around our structured log; edgesight reports those failures itself.
+  process.env.OPENCV_LOG_LEVEL ??= 'FATAL';
   try {
     quietBuildLogger();
     // eslint-disable-next-line @typescript-eslint/no-require-imports

@@ -161,7 +161,8 @@ function showModel(model) {
 }
 
 function showSource(source) {
-  $('source').textContent = `${source.description} (${source.state}${source.error ? `: ${source.error}` : ''})`;
+  const state = source.state === 'reconnecting' ? `reconnecting, attempt ${source.attempt}` : source.state;
+  $('source').textContent = `${source.description} (${state}${source.error ? `: ${source.error}` : ''})`;
 }
 
 function showSettings(settings) {
