@@ -63,6 +63,11 @@ export class ResilientSource implements FrameSource {
     return (this.current ?? this.first).paceFps;
   }
 
+  /** True while the source is down and being reopened. */
+  get reconnecting(): boolean {
+    return !this.closed && this.current === undefined;
+  }
+
   /** The first source is opened by whoever built it; this is a no-op kept for the interface. */
   async open(): Promise<void> {}
 

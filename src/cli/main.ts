@@ -6,6 +6,8 @@ const COMMANDS: Record<string, { summary: string; load: () => Promise<{ main(arg
   predict: { summary: 'classify image and video files: predict PATH... [--model DIR] [--json] [--top K]', load: () => import('./predict') },
   info: { summary: 'describe a model package: info MODEL_DIR [--json]', load: () => import('./info') },
   doctor: { summary: 'report OpenCV build, TF.js backend, cameras and model found', load: () => import('./doctor') },
+  deploy: { summary: 'send a model package to a running edgesight: deploy MODEL_DIR --to http://device:8080 [--token T]', load: () => import('./deploy') },
+  rollback: { summary: 'serve the previous model again: rollback [--to URL] [--token T]', load: () => import('./rollback') },
   token: { summary: "print the dashboard's access token and where it is kept (--rotate: make a new one)", load: () => import('./token') },
   config: { summary: 'print the resolved configuration (--docs: the key reference as Markdown)', load: () => import('./config') },
 };

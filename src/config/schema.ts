@@ -61,6 +61,7 @@ export const configSchema = {
   'server.password': secretField('Password for server.auth=password (at least 8 characters); prefer the EDGESIGHT_SERVER_PASSWORD variable to a file.'),
   'server.allowedOrigins': stringField('', "Comma-separated extra origins (such as https://cam.example.org behind a reverse proxy) allowed to open the live channel; the dashboard's own origin always is."),
   'server.maxViewers': integerField(16, 1, 1000, 'Most live-channel clients and MJPEG streams at once; more are refused (each costs a send per frame).'),
+  'server.maxUploadMB': integerField(64, 1, 2048, 'Largest model package accepted by POST /api/model (edgesight deploy), in MB.'),
   'server.historySize': integerField(1000, 10, 100000, 'Predictions kept in memory for GET /api/predictions (oldest dropped first).'),
 
   'state.dir': stringField('', 'Where the access token (and received models) are kept. Empty: $STATE_DIRECTORY (set by systemd), else $XDG_STATE_HOME/edgesight, else ~/.local/state/edgesight.'),

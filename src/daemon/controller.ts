@@ -1,64 +1,85 @@
+import * as path from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import type { Config } from '../config/schema';
-import { openResilientSource } from '../capture/select-source';
+import { configSchema } from '../config/schema';
 import type { ResilientSource } from '../capture/resilient-source';
-import type { FrameSource } from '../capture/frame-source';
+import { openResilientSource } from '../capture/select-source';
 import type { BackendChoice } from '../model/backend';
 import type { Classifier } from '../model/classifier';
 import { openClassifier } from '../model/open-model';
 import { decisionSettings, DecisionMaker } from '../pipeline/decision';
-import { Pipeline, type SourceState } from '../pipeline/pipeline';
-import { RuntimeSettingsControl } from '../pipeline/runtime-settings';
+import { Pipeline } from '../pipeline/pipeline';
 import { setupAuth } from '../server/auth-setup';
 import { DashboardServer } from '../server/dashboard-server';
-import type { DaemonView, ModelInfo, SourceStatus } from '../server/daemon-view';
+import type { DaemonEvents } from '../server/daemon-view';
 import { parseAllowedOrigins } from '../server/origin';
+import { ensureStateDir, resolveStateDir } from '../server/state-dir';
 import { errorMessage } from '../util/errors';
 import type { Logger } from '../util/logger';
+import { TypedEmitter } from '../util/typed-emitter';
+import { createDaemonView, modelInfo } from './daemon-view-adapter';
 import { formatReport, gatherReport } from './doctor';
+import { ModelHandoff } from './model-handoff';
+import { ModelInbox } from './model-inbox';
+import { ModelStore } from './model-store';
+import { SystemdNotifier } from './systemd-notify';
 
 /**
  * Owns the daemon's lifecycle: builds each part with what it depends on, starts them in order
  * (model first, so a bad model fails before the camera is taken; then the source; then the
- * dashboard server; then the pipeline) and stops them in reverse. Constructors do no I/O;
- * start() does. The server sees the rest only through a DaemonView.
+ * dashboard server; then the pipeline and the model inbox) and stops them in reverse.
+ * Constructors do no I/O; start() does. The server sees the rest only through a DaemonView.
  */
 export class DaemonController {
   pipeline: Pipeline | undefined;
   backend: BackendChoice | undefined;
-  private classifier: Classifier | undefined;
-  private source: ResilientSource | undefined;
   server: DashboardServer | undefined;
   /** Where the dashboard listens, once started (port 0 resolved). */
   serverPort: number | undefined;
-  private reportTimer: NodeJS.Timeout | undefined;
+  readonly events = new TypedEmitter<DaemonEvents>();
+  readonly stateDir: string;
+  handoff: ModelHandoff | undefined;
+  private classifier: Classifier | undefined;
+  private source: ResilientSource | undefined;
+  private inbox: ModelInbox | undefined;
+  private readonly notifier: SystemdNotifier;
+  private timers: NodeJS.Timeout[] = [];
   private stopping: Promise<void> | undefined;
 
-  constructor(private readonly config: Config, private readonly log: Logger) {}
+  constructor(
+    private readonly config: Config,
+    private readonly log: Logger,
+    env: NodeJS.ProcessEnv = process.env,
+  ) {
+    this.stateDir = resolveStateDir(config, env);
+    this.notifier = new SystemdNotifier(env, log.child({ component: 'systemd' }));
+  }
 
   async start(): Promise<Pipeline> {
     const { config, log } = this;
     // A bad password or an unwritable state directory stops start-up before the camera is taken.
     const access = config['server.enabled'] ? setupAuth(config, log.child({ component: 'server' })) : undefined;
+    ensureStateDir(this.stateDir);
     // The model is checked by loading it below; the report covers the machine.
     const report = await gatherReport(config, { checkModel: false });
     for (const line of formatReport(report).split('\n')) log.info(`doctor: ${line}`);
 
-    const { classifier, backend } = await openClassifier(config, log.child({ component: 'model' }));
+    const store = new ModelStore(this.stateDir);
+    const modelLog = log.child({ component: 'model' });
+    const { classifier, backend } = await openClassifier(config, modelLog, this.startupModelDir(store));
     this.classifier = classifier;
     this.backend = backend;
     const meta = classifier.loaded.metadata;
-    log.info({ backend: backend.name, model: classifier.loaded.dir, labels: meta.labels.length }, `model ${meta.name} loaded on TF.js backend ${backend.name}`);
+    log.info({ backend: backend.name, model: classifier.loaded.dir, labels: meta.labels.length }, `model ${meta.name} ${meta.version} loaded on TF.js backend ${backend.name}`);
 
     const source = await openResilientSource(config, log.child({ component: 'capture' }));
     this.source = source;
     log.info({ source: source.description }, `source: ${source.description}`);
 
-    const decisions = new DecisionMaker(meta.labels, decisionSettings(config));
     const pipeline = new Pipeline({
-      source: this.source,
+      source,
       classifier,
-      decisions,
+      decisions: new DecisionMaker(meta.labels, decisionSettings(config)),
       log: log.child({ component: 'pipeline' }),
       overlay: config['overlay.enabled'],
       jpegQuality: config['stream.jpegQuality'],
@@ -67,87 +88,111 @@ export class DaemonController {
     });
     this.pipeline = pipeline;
     pipeline.events.on('listenerError', ({ event, error }) => log.error({ event, err: errorMessage(error) }, 'an event listener failed'));
-    // Reconnects are the resilient source's business; the pipeline's event carries them to clients.
-    source.events.on('health', (health) => {
-      if (health.state === 'reconnecting') {
-        log.warn({ attempt: health.attempt, retryInMs: health.retryInMs, err: health.error }, `source ${health.description}: reconnecting, attempt ${health.attempt} in ${health.retryInMs / 1000} s`);
-        pipeline.events.emit('source', { state: 'reconnecting', description: health.description, error: health.error, attempt: health.attempt, retryInMs: health.retryInMs });
-      } else if (health.state === 'open') {
-        log.info(`source ${health.description}: reconnected`);
-        pipeline.events.emit('source', { state: 'open', description: health.description });
+    this.forwardSourceHealth(source, pipeline);
+
+    const handoff = new ModelHandoff(store, { swap: (next) => this.swapModel(pipeline, next) }, modelLog);
+    this.handoff = handoff;
+    const installModel = async (dir: string, origin: string) => {
+      try {
+        return modelInfo(await handoff.install(dir, origin));
+      } catch (err) {
+        this.events.emit('modelRejected', { origin, error: errorMessage(err) });
+        throw err;
       }
-    });
+    };
 
     if (access) {
-      const view = this.daemonView(pipeline, decisions, classifier, this.source);
-      const { auth, announce } = access;
+      const view = createDaemonView({
+        pipeline,
+        events: this.events,
+        backend: backend.name,
+        initialSource: source.description,
+        installModel,
+        rollbackModel: async () => modelInfo(await handoff.rollback()),
+        uploadRoot: path.join(this.stateDir, 'incoming'),
+        log,
+      });
       this.server = new DashboardServer(view, {
         host: config['server.host'],
         port: config['server.port'],
-        auth,
+        auth: access.auth,
         allowedOrigins: parseAllowedOrigins(config['server.allowedOrigins']),
         historySize: config['server.historySize'],
         maxViewers: config['server.maxViewers'],
+        maxUploadBytes: config['server.maxUploadMB'] * 1024 * 1024,
         log: log.child({ component: 'server' }),
       });
       const { port, urls } = await this.server.start();
       this.serverPort = port;
-      announce(urls);
+      access.announce(urls);
     }
     pipeline.start().catch((err: unknown) => log.error({ err: errorMessage(err) }, 'pipeline stopped with an error'));
+    this.inbox = new ModelInbox(this.stateDir, handoff, modelLog);
+    this.inbox.start();
     this.startReports(pipeline);
+    this.startWatchdog(pipeline, source);
+    this.notifier.ready(`serving ${meta.name} ${meta.version} from ${source.description}${this.serverPort ? ` on port ${this.serverPort}` : ''}`);
     return pipeline;
   }
 
-  /** The narrow view of the running daemon that the dashboard server reads and controls. */
-  private daemonView(pipeline: Pipeline, decisions: DecisionMaker, classifier: Classifier, source: FrameSource): DaemonView {
-    const settings = new RuntimeSettingsControl(pipeline, decisions);
-    const sourceStatus: SourceStatus = { description: source.description, state: 'open' as SourceState };
-    pipeline.events.on('source', (s) => {
-      sourceStatus.state = s.state;
-      sourceStatus.description = s.description;
-      sourceStatus.error = s.error;
-      sourceStatus.attempt = s.attempt;
+  /**
+   * The active model in the state directory (put there by a hand-off) unless model.path was
+   * set to something other than its default, in which case the user's choice wins.
+   */
+  private startupModelDir(store: ModelStore): string | undefined {
+    if (this.config['model.path'] !== configSchema['model.path'].default) return undefined;
+    const active = store.startupDir();
+    if (active) this.log.info({ model: active }, `model: the one last handed off, in ${active}`);
+    return active;
+  }
+
+  private swapModel(pipeline: Pipeline, next: Classifier): Classifier {
+    const decisions = new DecisionMaker(next.loaded.metadata.labels, pipeline.decisions.current);
+    const old = pipeline.replaceModel(next, decisions);
+    this.classifier = next;
+    this.events.emit('model', modelInfo(next));
+    return old;
+  }
+
+  /** Reconnects are the resilient source's business; the pipeline's `source` event carries them to clients. */
+  private forwardSourceHealth(source: ResilientSource, pipeline: Pipeline): void {
+    source.events.on('health', (health) => {
+      if (health.state === 'reconnecting') {
+        this.log.warn({ attempt: health.attempt, retryInMs: health.retryInMs, err: health.error }, `source ${health.description}: reconnecting, attempt ${health.attempt} in ${health.retryInMs / 1000} s`);
+        this.notifier.status(`source reconnecting, attempt ${health.attempt}: ${health.error}`);
+        pipeline.events.emit('source', { state: 'reconnecting', description: health.description, error: health.error, attempt: health.attempt, retryInMs: health.retryInMs });
+      } else if (health.state === 'open') {
+        this.log.info(`source ${health.description}: reconnected`);
+        this.notifier.status(`source reconnected: ${health.description}`);
+        pipeline.events.emit('source', { state: 'open', description: health.description });
+      }
     });
-    const backend = this.backend?.name ?? tf.getBackend();
-    const loaded = classifier.loaded;
-    const meta = loaded.metadata;
-    const [height, width, channels] = loaded.inputShape;
-    const model: ModelInfo = {
-      name: meta.name,
-      version: meta.version,
-      dir: loaded.dir,
-      format: loaded.format,
-      labels: [...meta.labels],
-      input: { width, height, channels },
-      parameters: loaded.parameters,
-      conventions: meta.conventions,
-      preprocess: meta.preprocess,
-      training: meta.extra,
-    };
-    return {
-      feed: pipeline,
-      stats: pipeline.stats,
-      startedAt: Date.now(),
-      latest: () => pipeline.latest,
-      source: () => ({ ...sourceStatus }),
-      model: () => model,
-      backend: () => backend,
-      settings: () => settings.current(),
-      applySettings: (patch) => {
-        const now = settings.apply(patch);
-        this.log.info({ settings: patch }, 'settings changed');
-        return now;
-      },
-      tensors: () => tf.memory().numTensors,
-    };
+  }
+
+  /**
+   * WATCHDOG=1 only while the daemon makes progress: frames classified recently, or the source
+   * actively reconnecting (a camera being waited for is not a hang). A stalled pipeline stops
+   * the pings and systemd restarts the service; a timer alone would keep a hung daemon alive.
+   */
+  private startWatchdog(pipeline: Pipeline, source: ResilientSource): void {
+    const interval = this.notifier.watchdogIntervalMs;
+    if (!interval) return;
+    const timer = setInterval(() => {
+      const now = Date.now();
+      const latest = pipeline.latest;
+      const framesFlowing = latest !== undefined && now - latest.decidedAt < Math.max(10_000, interval * 2);
+      const reconnecting = source.reconnecting && now - source.lastProgressAt < 45_000;
+      if (framesFlowing || reconnecting) this.notifier.watchdog();
+    }, interval);
+    timer.unref();
+    this.timers.push(timer);
   }
 
   /** Logs throughput and the current decision every pipeline.reportEverySeconds. */
   private startReports(pipeline: Pipeline): void {
     const every = this.config['pipeline.reportEverySeconds'];
     if (every <= 0) return;
-    this.reportTimer = setInterval(() => {
+    const timer = setInterval(() => {
       const s = pipeline.stats.snapshot();
       const latest = pipeline.latest;
       this.log.info(
@@ -168,17 +213,21 @@ export class DaemonController {
         latest ? `${round(s.fps)} fps, now: ${latest.decision.label} ${Math.round(latest.decision.confidence * 100)}%` : 'waiting for the first frame',
       );
     }, every * 1000);
-    this.reportTimer.unref();
+    timer.unref();
+    this.timers.push(timer);
   }
 
   /** Stops in reverse order of start; safe to call more than once. */
   stop(): Promise<void> {
     this.stopping ??= (async () => {
-      if (this.reportTimer) clearInterval(this.reportTimer);
+      this.notifier.stopping();
+      for (const timer of this.timers) clearInterval(timer);
+      this.inbox?.stop();
       await this.server?.stop().catch((err: unknown) => this.log.error({ err: errorMessage(err) }, 'server stop failed'));
       await this.pipeline?.stop().catch((err: unknown) => this.log.error({ err: errorMessage(err) }, 'pipeline stop failed'));
       await this.source?.close().catch((err: unknown) => this.log.error({ err: errorMessage(err) }, 'source close failed'));
       this.classifier?.dispose();
+      this.notifier.close();
       this.log.info('stopped');
     })();
     return this.stopping;

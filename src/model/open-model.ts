@@ -16,11 +16,11 @@ export function resolveModelDir(configured: string): string {
   throw new ModelPackageError(path.resolve(configured), 'does not exist');
 }
 
-/** Picks the backend, loads and checks the package, and warms the model up. */
-export async function openClassifier(config: Config, log: Logger): Promise<{ classifier: Classifier; backend: BackendChoice }> {
+/** Picks the backend, loads and checks the package (model.path unless `dir` is given), and warms the model up. */
+export async function openClassifier(config: Config, log: Logger, dir?: string): Promise<{ classifier: Classifier; backend: BackendChoice }> {
   const backend = await selectBackend(config['model.backend']);
   if (backend.skipped.length) log.debug({ skipped: backend.skipped }, 'backends passed over');
-  const loaded = await loadModelPackage(resolveModelDir(config['model.path']));
+  const loaded = await loadModelPackage(dir ?? resolveModelDir(config['model.path']));
   const classifier = new Classifier(loaded);
   classifier.warmUp();
   return { classifier, backend };

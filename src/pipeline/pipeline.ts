@@ -77,6 +77,9 @@ export class Pipeline {
   jpegQuality: number;
   maxFps: number;
   streamMaxFps: number;
+  /** Swapped as a pair by replaceModel (a new model may have other labels). */
+  classifier: Classifier;
+  decisions: DecisionMaker;
 
   private running = false;
   private slot: PendingFrame | undefined;
@@ -94,6 +97,19 @@ export class Pipeline {
     this.jpegQuality = options.jpegQuality;
     this.maxFps = options.maxFps;
     this.streamMaxFps = options.streamMaxFps ?? 0;
+    this.classifier = options.classifier;
+    this.decisions = options.decisions;
+  }
+
+  /**
+   * Serves a new model from the next frame on and returns the old classifier for the caller to
+   * dispose. Classification is synchronous, so no frame is ever halfway through the old model.
+   */
+  replaceModel(classifier: Classifier, decisions: DecisionMaker): Classifier {
+    const old = this.classifier;
+    this.classifier = classifier;
+    this.decisions = decisions;
+    return old;
   }
 
   get latest(): FrameResult | undefined {
@@ -200,7 +216,7 @@ export class Pipeline {
   }
 
   private async classifyLoop(): Promise<void> {
-    const { classifier, decisions, log } = this.options;
+    const { log } = this.options;
     let lastStart = 0;
     for (;;) {
       const frame = await this.nextFrame();
@@ -212,7 +228,7 @@ export class Pipeline {
       lastStart = performance.now();
       let handedToEncoder = false;
       try {
-        const result = this.process(frame, classifier, decisions);
+        const result = this.process(frame, this.classifier, this.decisions);
         this.lastDecision = result;
         // Drawing and encoding are for viewers: skipped while nobody asked for pictures, while
         // the previous picture is still encoding, and above the stream's frame rate (such a

@@ -1,7 +1,6 @@
 import { flatten, isConfigKey, isPlainObject, suggest } from '../config/load';
 import { configSchema, type Config } from '../config/schema';
 import { SettingsError } from '../util/errors';
-import type { DecisionMaker } from './decision';
 import type { Pipeline } from './pipeline';
 
 /** The config keys that can change while the daemon runs (dashboard, PATCH /api/settings). */
@@ -40,15 +39,12 @@ export function parseSettingsPatch(body: unknown): Partial<RuntimeSettings> {
   return patch as Partial<RuntimeSettings>;
 }
 
-/** Reads and applies runtime settings on the running pipeline and decision maker. */
+/** Reads and applies runtime settings on the running pipeline and its decision maker. */
 export class RuntimeSettingsControl {
-  constructor(
-    private readonly pipeline: Pipeline,
-    private readonly decisions: DecisionMaker,
-  ) {}
+  constructor(private readonly pipeline: Pipeline) {}
 
   current(): RuntimeSettings {
-    const d = this.decisions.current;
+    const d = this.pipeline.decisions.current;
     return {
       'decision.threshold': d.threshold,
       'decision.topK': d.topK,
@@ -63,7 +59,7 @@ export class RuntimeSettingsControl {
 
   /** Applies a checked patch (see parseSettingsPatch) and returns the settings now in force. */
   apply(patch: Partial<RuntimeSettings>): RuntimeSettings {
-    this.decisions.update({
+    this.pipeline.decisions.update({
       threshold: patch['decision.threshold'],
       topK: patch['decision.topK'],
       smoothing: patch['decision.smoothing'],

@@ -1,4 +1,7 @@
+import * as fs from 'node:fs';
 import express, { type Router } from 'express';
+import { ModelPackageError } from '../util/errors';
+import { receivePackage } from './model-upload';
 import { parseSettingsPatch, type RuntimeSettings } from '../pipeline/runtime-settings';
 import type { DaemonView } from './daemon-view';
 import type { PredictionHistory } from './prediction-history';
@@ -12,10 +15,11 @@ export interface ApiDeps {
   temperature: TemperatureReader;
   /** Called after settings changed, to tell live clients. */
   onSettings(settings: RuntimeSettings): void;
+  maxUploadBytes: number;
 }
 
 /** The REST API under /api (behind the auth gate). */
-export function apiRoutes({ daemon, hub, history, temperature, onSettings }: ApiDeps): Router {
+export function apiRoutes({ daemon, hub, history, temperature, onSettings, maxUploadBytes }: ApiDeps): Router {
   const router = express.Router();
   router.use(express.json({ limit: '16kb', strict: true }));
 
@@ -40,6 +44,30 @@ export function apiRoutes({ daemon, hub, history, temperature, onSettings }: Api
 
   router.get('/model', (_req, res) => {
     res.json(daemon.model());
+  });
+
+  // A new model package: checked, self-tested and swapped in without dropping the stream; on any
+  // failure the running model keeps serving and the answer says why (422, naming the file).
+  router.post('/model', async (req, res) => {
+    const dir = await receivePackage(req, daemon.uploadRoot, maxUploadBytes);
+    try {
+      const model = await daemon.installModel(dir, `upload from ${req.socket.remoteAddress}`);
+      res.json({ model });
+    } catch (err) {
+      if (!(err instanceof ModelPackageError)) throw err;
+      res.status(422).json({ error: err.message.replace(dir, 'upload') });
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  router.post('/model/rollback', async (_req, res) => {
+    try {
+      res.json({ model: await daemon.rollbackModel() });
+    } catch (err) {
+      if (!(err instanceof ModelPackageError)) throw err;
+      res.status(409).json({ error: err.message });
+    }
   });
 
   router.get('/settings', (_req, res) => {

@@ -1,7 +1,14 @@
 import type { FrameResult, SourceState } from '../pipeline/pipeline';
 import type { RuntimeSettings } from '../pipeline/runtime-settings';
 import type { PipelineStats } from '../pipeline/stats';
+import type { TypedEmitter } from '../util/typed-emitter';
 import type { LiveFeed } from './viewer-hub';
+
+/** Daemon-level events beside the pipeline's: the model changed, or a new one was refused. */
+export interface DaemonEvents extends Record<string, unknown> {
+  model: ModelInfo;
+  modelRejected: { origin: string; error: string };
+}
 
 export interface SourceStatus {
   description: string;
@@ -32,6 +39,7 @@ export interface ModelInfo {
  */
 export interface DaemonView {
   readonly feed: LiveFeed;
+  readonly events: TypedEmitter<DaemonEvents>;
   readonly stats: PipelineStats;
   readonly startedAt: number;
   latest(): FrameResult | undefined;
@@ -43,4 +51,10 @@ export interface DaemonView {
   applySettings(patch: Partial<RuntimeSettings>): RuntimeSettings;
   /** Live tensor count (flat on a healthy daemon). */
   tensors(): number;
+  /** Checks and swaps in the package in `dir`; rejects (naming the problem) and keeps the old one on failure. */
+  installModel(dir: string, origin: string): Promise<ModelInfo>;
+  /** Serves the previous package again. */
+  rollbackModel(): Promise<ModelInfo>;
+  /** Where uploads are staged before they are checked (inside the state directory). */
+  readonly uploadRoot: string;
 }

@@ -1,3 +1,4 @@
+import * as fs from 'node:fs';
 import * as http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import * as os from 'node:os';
@@ -22,6 +23,8 @@ export interface DashboardOptions {
   allowedOrigins: string[];
   historySize: number;
   maxViewers: number;
+  /** Largest model upload accepted (POST /api/model). */
+  maxUploadBytes: number;
   log: Logger;
   publicDir?: string;
 }
@@ -50,6 +53,8 @@ export class DashboardServer {
     const log = options.log;
     this.unsubscribe = daemon.feed.events.on('result', (result) => history.push(toRecord(result)));
     const temperature = new TemperatureReader();
+    // Uploads left half-received by a crash are never picked up: start with an empty staging area.
+    fs.rmSync(daemon.uploadRoot, { recursive: true, force: true });
     this.metrics = new DaemonMetrics(daemon, hub);
     let live: LiveChannel | undefined;
     const app = createHttpApp({
@@ -63,6 +68,7 @@ export class DashboardServer {
       publicDir: options.publicDir ?? defaultPublicDir,
       allowedOrigins: options.allowedOrigins,
       maxViewers: options.maxViewers,
+      maxUploadBytes: options.maxUploadBytes,
       healthyWithinMs: 5000,
       log,
     });

@@ -32,6 +32,8 @@ const PREDICTIONS_ROOM = 'predictions';
  *   status     every second: fps, stage times, latency, counters, clients
  *   source     the source opened, ended or failed
  *   settings   runtime settings changed
+ *   model      a new model is serving (hand-off or rollback)
+ *   modelRejected  a new model package was refused; the old one keeps serving
  * Clients send `pause` / `resume` (stop and restart frames) and `clock` (ack with server time).
  */
 export class LiveChannel {
@@ -62,6 +64,8 @@ export class LiveChannel {
 
     this.unsubscribe.push(
       daemon.feed.events.on('source', (status) => this.io.emit('source', status)),
+      daemon.events.on('model', (model) => this.io.emit('model', model)),
+      daemon.events.on('modelRejected', (rejected) => this.io.emit('modelRejected', rejected)),
       daemon.feed.events.on('result', (result) => {
         const room = this.io.sockets.adapter.rooms.get(PREDICTIONS_ROOM);
         // volatile: a client whose connection is backed up misses predictions instead of queueing them.

@@ -39,19 +39,19 @@ export function clipTruth(seq: number): string {
  * a loop, and the dashboard server on a free loopback port with a fresh state directory.
  */
 export async function startTestDaemon(overrides: Partial<Record<ConfigKey, unknown>> = {}): Promise<TestDaemon> {
-  const stateDir = tempDir('edgesight-state-');
   const config = loadConfig({
     flags: {
       source: thirtyFpsClip().file,
       'server.host': '127.0.0.1',
       'server.port': 0,
-      'state.dir': stateDir,
+      'state.dir': tempDir('edgesight-state-'),
       'log.level': 'silent',
       'pipeline.reportEverySeconds': 0,
       'stream.maxFps': 0,
       ...overrides,
     },
   });
+  const stateDir = config['state.dir'];
   const daemon = new DaemonController(config, silentLogger());
   try {
     await daemon.start();

@@ -62,7 +62,13 @@ socket.on('hello', (hello) => {
 });
 socket.on('source', showSource);
 socket.on('settings', showSettings);
-socket.on('model', showModel);
+socket.on('model', (model) => {
+  showModel(model);
+  $('control-error').textContent = '';
+});
+socket.on('modelRejected', (rejected) => {
+  $('control-error').textContent = `new model refused (${rejected.origin}): ${rejected.error}`;
+});
 socket.on('status', showStatus);
 
 socket.on('frame', async (meta, jpeg, ack) => {

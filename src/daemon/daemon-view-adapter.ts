@@ -1,0 +1,72 @@
+import * as tf from '@tensorflow/tfjs';
+import type { Classifier } from '../model/classifier';
+import type { Pipeline } from '../pipeline/pipeline';
+import { RuntimeSettingsControl } from '../pipeline/runtime-settings';
+import type { DaemonEvents, DaemonView, ModelInfo, SourceStatus } from '../server/daemon-view';
+import type { Logger } from '../util/logger';
+import type { TypedEmitter } from '../util/typed-emitter';
+
+export interface ViewParts {
+  pipeline: Pipeline;
+  events: TypedEmitter<DaemonEvents>;
+  backend: string;
+  initialSource: string;
+  installModel(dir: string, origin: string): Promise<ModelInfo>;
+  rollbackModel(): Promise<ModelInfo>;
+  uploadRoot: string;
+  log: Logger;
+}
+
+/** The model as clients see it. */
+export function modelInfo(classifier: Classifier): ModelInfo {
+  const loaded = classifier.loaded;
+  const meta = loaded.metadata;
+  const [height, width, channels] = loaded.inputShape;
+  return {
+    name: meta.name,
+    version: meta.version,
+    dir: loaded.dir,
+    format: loaded.format,
+    labels: [...meta.labels],
+    input: { width, height, channels },
+    parameters: loaded.parameters,
+    conventions: meta.conventions,
+    preprocess: meta.preprocess,
+    training: meta.extra,
+  };
+}
+
+/** Builds the narrow DaemonView the dashboard server reads and controls, over the running pipeline. */
+export function createDaemonView(parts: ViewParts): DaemonView {
+  const { pipeline, log } = parts;
+  const settings = new RuntimeSettingsControl(pipeline);
+  const sourceStatus: SourceStatus = { description: parts.initialSource, state: 'open' };
+  pipeline.events.on('source', (s) => {
+    sourceStatus.state = s.state;
+    sourceStatus.description = s.description;
+    sourceStatus.error = s.error;
+    sourceStatus.attempt = s.attempt;
+  });
+  let model = modelInfo(pipeline.classifier);
+  parts.events.on('model', (info) => (model = info));
+  return {
+    feed: pipeline,
+    stats: pipeline.stats,
+    events: parts.events,
+    startedAt: Date.now(),
+    latest: () => pipeline.latest,
+    source: () => ({ ...sourceStatus }),
+    model: () => model,
+    backend: () => parts.backend,
+    settings: () => settings.current(),
+    applySettings: (patch) => {
+      const now = settings.apply(patch);
+      log.info({ settings: patch }, 'settings changed');
+      return now;
+    },
+    tensors: () => tf.memory().numTensors,
+    installModel: parts.installModel,
+    rollbackModel: parts.rollbackModel,
+    uploadRoot: parts.uploadRoot,
+  };
+}
