@@ -19,7 +19,7 @@ done
 # (videoio with V4L2, GStreamer and FFmpeg backends). gstreamer1.0-plugins-base has appsink and
 # videoconvert, which every GStreamer source pipeline ends in. fswebcam backs the webcam source.
 packages=(libopencv-dev pkg-config build-essential python3 gstreamer1.0-plugins-base fswebcam)
-if [ "$want_test" = 1 ]; then packages+=(ffmpeg chromium fonts-dejavu-core); fi
+if [ "$want_test" = 1 ]; then packages+=(ffmpeg chromium fonts-dejavu-core systemd); fi
 
 missing=()
 for p in "${packages[@]}"; do

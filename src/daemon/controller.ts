@@ -180,7 +180,9 @@ export class DaemonController {
     const timer = setInterval(() => {
       const now = Date.now();
       const latest = pipeline.latest;
-      const framesFlowing = latest !== undefined && now - latest.decidedAt < Math.max(10_000, interval * 2);
+      // A slow image slideshow (images.fps 0.1) is healthy with long gaps between frames.
+      const expectedGap = source.paceFps ? 3000 / source.paceFps : 0;
+      const framesFlowing = latest !== undefined && now - latest.decidedAt < Math.max(10_000, expectedGap, interval * 2);
       const reconnecting = source.reconnecting && now - source.lastProgressAt < 45_000;
       if (framesFlowing || reconnecting) this.notifier.watchdog();
     }, interval);
