@@ -14,6 +14,8 @@ const MAX_SELFTEST_IMAGES = 200;
 export interface HandoffTarget {
   /** Puts the classifier in service and returns the one it replaces. */
   swap(next: Classifier): Classifier;
+  /** The package directory of the model serving now. */
+  servingDir(): string;
 }
 
 /**
@@ -37,7 +39,7 @@ export class ModelHandoff {
       const candidate = await vetPackage(dir);
       let activeDir: string;
       try {
-        activeDir = this.store.install(dir);
+        activeDir = this.store.install(dir, this.target.servingDir());
       } catch (err) {
         candidate.dispose();
         throw err instanceof ModelPackageError ? err : new ModelPackageError(this.store.activeDir, `could not be written: ${errorMessage(err)}`);

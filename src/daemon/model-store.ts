@@ -37,8 +37,12 @@ export class ModelStore {
     return fs.existsSync(path.join(this.previousDir, 'model.json'));
   }
 
-  /** Copies a checked package in as the active one; the active one becomes previous. */
-  install(fromDir: string): string {
+  /**
+   * Copies a checked package in as the active one; the active one becomes previous. On the
+   * first hand-off there is no active package yet: the one serving (`servingDir`, the shipped
+   * default) is kept as previous, so a rollback returns to it.
+   */
+  install(fromDir: string, servingDir?: string): string {
     fs.mkdirSync(this.root, { recursive: true, mode: 0o700 });
     const staging = path.join(this.root, `.staging-${process.pid}-${Date.now()}`);
     try {
@@ -49,6 +53,7 @@ export class ModelStore {
     }
     fs.rmSync(this.previousDir, { recursive: true, force: true });
     if (fs.existsSync(this.activeDir)) fs.renameSync(this.activeDir, this.previousDir);
+    else if (servingDir && path.resolve(servingDir) !== path.resolve(fromDir)) copyPackage(servingDir, this.previousDir);
     fs.renameSync(staging, this.activeDir);
     return this.activeDir;
   }

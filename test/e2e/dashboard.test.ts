@@ -3,7 +3,8 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import { json, startTestDaemon, waitUntil, type TestDaemon } from '../helpers/daemon';
-import { projectRoot } from '../helpers/fixtures';
+import { zipSync } from 'fflate';
+import { defaultModelDir, projectRoot, tempDir } from '../helpers/fixtures';
 
 // Functions passed to page.evaluate run in the page; the project compiles without the DOM types.
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
@@ -112,6 +113,33 @@ describe('dashboard in a real headless Chromium', function () {
       await page.waitForFunction(() => document.getElementById('connection')?.dataset.state === 'live', undefined, { timeout: 15_000 });
       await page.waitForFunction((n) => Number(document.getElementById('frames-shown')?.dataset.count) > n + 5, shown, { timeout: 15_000 });
     }
+  });
+
+  it('takes a new model from an uploaded zip, refuses a broken one, and rolls back', async () => {
+    const pkg = path.join(tempDir(), 'digits-ui');
+    fs.cpSync(defaultModelDir, pkg, { recursive: true });
+    const meta = JSON.parse(fs.readFileSync(path.join(pkg, 'metadata.json'), 'utf8'));
+    const zip = (version: string, weights?: Uint8Array) => {
+      const files: Record<string, Uint8Array> = {};
+      for (const name of fs.readdirSync(pkg)) files[name] = fs.readFileSync(path.join(pkg, name));
+      files['metadata.json'] = Buffer.from(JSON.stringify({ ...meta, version }));
+      if (weights) files['weights.bin'] = weights;
+      const file = path.join(tempDir(), `${version}.zip`);
+      fs.writeFileSync(file, zipSync(files));
+      return file;
+    };
+    await page.setInputFiles('#model-zip', zip('from-the-browser'));
+    await page.waitForFunction(() => /now serving edgesight-digits from-the-browser/.test(document.getElementById('model-message')?.textContent ?? ''));
+    assert.match((await page.textContent('#model')) ?? '', /from-the-browser/);
+    await page.setInputFiles('#model-zip', zip('broken', new Uint8Array(10)));
+    await page.waitForFunction(() => /refused: .*weights\.bin/.test(document.getElementById('model-message')?.textContent ?? ''));
+    await page.click('#rollback');
+    await page.waitForFunction(() => /rolled back to edgesight-digits/.test(document.getElementById('model-message')?.textContent ?? ''));
+    assert.doesNotMatch((await page.textContent('#model')) ?? '', /from-the-browser/);
+    // Refused uploads answer 422, which the page reports; drop them from the list of problems.
+    const expected = problems.filter((p) => /HTTP 422 POST .*\/api\/model$|status of 422/.test(p));
+    assert.equal(expected.length, 2, problems.join('\n'));
+    for (const p of expected) problems.splice(problems.indexOf(p), 1);
   });
 
   it('downloads a snapshot', async () => {

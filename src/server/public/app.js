@@ -64,10 +64,10 @@ socket.on('source', showSource);
 socket.on('settings', showSettings);
 socket.on('model', (model) => {
   showModel(model);
-  $('control-error').textContent = '';
+  $('model-message').textContent = `now serving ${model.name} ${model.version}`;
 });
 socket.on('modelRejected', (rejected) => {
-  $('control-error').textContent = `new model refused (${rejected.origin}): ${rejected.error}`;
+  $('model-message').textContent = `new model refused (${rejected.origin}): ${rejected.error}`;
 });
 socket.on('status', showStatus);
 
@@ -164,6 +164,7 @@ function showModel(model) {
   labelColors.clear();
   $('model-name').textContent = `${model.name} ${model.version}`;
   $('model').textContent = `${model.name} ${model.version} · ${model.labels.length} labels · ${model.input.width}×${model.input.height}×${model.input.channels}`;
+  $('model-line').textContent = `${model.name} ${model.version}: ${model.labels.slice(0, 8).join(', ')}${model.labels.length > 8 ? ', …' : ''}`;
 }
 
 function showSource(source) {
@@ -222,4 +223,36 @@ $('pause').addEventListener('click', () => {
   socket.emit(paused ? 'pause' : 'resume');
   $('pause').textContent = paused ? 'Resume' : 'Pause';
   $('paused-banner').hidden = !paused;
+});
+
+/** Sends a model package to the daemon, which checks it and swaps it in (or says why not). */
+async function sendModel(body, headers = {}) {
+  $('model-message').textContent = 'checking the new model…';
+  try {
+    const res = await fetch('/api/model', { method: 'POST', body, headers, credentials: 'same-origin' });
+    const answer = await res.json();
+    $('model-message').textContent = res.ok ? `now serving ${answer.model.name} ${answer.model.version}` : `refused: ${answer.error}`;
+  } catch (err) {
+    $('model-message').textContent = `upload failed: ${err.message}`;
+  }
+}
+
+$('model-zip').addEventListener('change', () => {
+  const file = $('model-zip').files[0];
+  if (file) void sendModel(file, { 'Content-Type': 'application/zip' });
+  $('model-zip').value = '';
+});
+$('model-folder').addEventListener('change', () => {
+  const form = new FormData();
+  for (const file of $('model-folder').files) {
+    // "mymodel/selftest/cat/1.jpg" -> "selftest/cat/1.jpg": paths inside the package.
+    form.append('file', file, file.webkitRelativePath.split('/').slice(1).join('/'));
+  }
+  void sendModel(form);
+  $('model-folder').value = '';
+});
+$('rollback').addEventListener('click', async () => {
+  const res = await fetch('/api/model/rollback', { method: 'POST', credentials: 'same-origin' });
+  const answer = await res.json();
+  $('model-message').textContent = res.ok ? `rolled back to ${answer.model.name} ${answer.model.version}` : `cannot roll back: ${answer.error}`;
 });
