@@ -36,6 +36,8 @@ export class ResilientSource implements FrameSource {
   private closed = false;
   private wakeSleeper: (() => void) | undefined;
   private lastError = '';
+  /** Reads still running, per source, so a stalled source is closed only after its read returns. */
+  private readonly reads = new Map<FrameSource, Promise<CapturedImage | null>>();
   private readonly minBackoffMs: number;
   private readonly maxBackoffMs: number;
   private readonly maxBadFrames: number;
@@ -111,19 +113,23 @@ export class ResilientSource implements FrameSource {
   private readWithin(source: FrameSource): Promise<CapturedImage | null> {
     return new Promise((resolve, reject) => {
       let settled = false;
+      const read = source.read();
+      this.reads.set(source, read);
       const timer = setTimeout(() => {
         settled = true;
         reject(new Error(`no frame for ${Math.round(this.options.stallMs / 1000)} s (stalled)`));
       }, this.options.stallMs);
-      source.read().then(
+      read.then(
         (image) => {
           clearTimeout(timer);
+          this.reads.delete(source);
           if (!settled) return resolve(image);
           // Arrived after we gave up on this capture: free it.
           image?.mat.release();
         },
         (err: unknown) => {
           clearTimeout(timer);
+          this.reads.delete(source);
           if (!settled) reject(err);
         },
       );
@@ -134,9 +140,15 @@ export class ResilientSource implements FrameSource {
     this.lastError = error;
     if (this.current === source) this.current = undefined;
     this.badFrames = 0;
-    // Closing a capture while its read is still running on the thread pool is not safe in
-    // OpenCV; a stalled source is therefore closed in the background, after a grace period.
-    setTimeout(() => void source.close().catch(() => undefined), 1000).unref();
+    const pending = this.reads.get(source);
+    if (!pending) return void source.close().catch(() => undefined);
+    // Releasing an OpenCV capture while its read still runs on the thread pool can crash the
+    // process, so a stalled capture is closed only once that read returns. One that never
+    // returns stays open (the reconnect opens a fresh one): a leak of one handle beats a crash.
+    void pending.then(
+      () => source.close(),
+      () => source.close(),
+    ).catch(() => undefined);
   }
 
   private async reconnect(): Promise<FrameSource | undefined> {

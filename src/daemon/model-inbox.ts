@@ -45,7 +45,8 @@ export class ModelInbox {
 
   start(): void {
     fs.mkdirSync(this.dir, { recursive: true, mode: 0o700 });
-    this.timer = setInterval(() => void this.poll(), this.pollMs);
+    // A folder removed while it is being looked at must not take the daemon down.
+    this.timer = setInterval(() => void this.poll().catch((err: unknown) => this.log.warn({ err: errorMessage(err) }, 'inbox: could not look at the inbox')), this.pollMs);
     this.timer.unref();
   }
 

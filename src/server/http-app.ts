@@ -84,7 +84,7 @@ export function createHttpApp(deps: AppDeps): Express {
     if (status >= 500) log.error({ err: err?.message, path: req.path }, 'request failed');
     else log.debug({ err: err?.message, path: req.path, status }, 'request refused');
     if (res.headersSent) return void res.end();
-    const message = status === 413 ? `request body too large (limit ${err.limit} bytes)` : status === 400 && err?.type === 'entity.parse.failed' ? `malformed JSON: ${err.message}` : status >= 500 ? 'internal error' : String(err?.message ?? err);
+    const message = err?.type === 'entity.too.large' ? `request body too large (limit ${err.limit} bytes)` : status === 400 && err?.type === 'entity.parse.failed' ? `malformed JSON: ${err.message}` : status >= 500 ? 'internal error' : String(err?.message ?? err);
     res.status(status).json({ error: message });
   };
   app.use(onError);

@@ -68,7 +68,8 @@ function receiveMultipart(req: Request, dir: string, maxBytes: number): Promise<
       req.resume();
       reject(failed);
     };
-    const parser = busboy({ headers: req.headers, preservePath: true, limits: { files: PACKAGE_LIMITS.maxFiles, fields: 20, fileSize: maxBytes } });
+    // fileSize one byte over the limit: busboy truncates silently at the limit, the counter below refuses.
+    const parser = busboy({ headers: req.headers, preservePath: true, limits: { files: PACKAGE_LIMITS.maxFiles, fields: 20, fileSize: maxBytes + 1 } });
     parser.on('file', (_field, stream, info) => {
       if (failed) return void stream.resume();
       let relative: string;

@@ -7,7 +7,7 @@ import { cv } from '../../src/vision/cv';
 import { json, startTestDaemon, waitUntil } from '../helpers/daemon';
 import { tempDir, writePaperDigitClip } from '../helpers/fixtures';
 
-type Fault = 'none' | 'throw' | 'stall' | 'empty' | 'gray' | 'small';
+type Fault = 'none' | 'throw' | 'stall' | 'late' | 'empty' | 'gray' | 'small';
 
 /** A source whose faults are scripted: it fails to open, throws, stalls or returns bad frames on cue. */
 class FaultySource implements FrameSource {
@@ -27,6 +27,7 @@ class FaultySource implements FrameSource {
     const fault = this.faultAt(++this.reads);
     if (fault === 'throw') throw new Error('read failed: device unplugged');
     if (fault === 'stall') return new Promise(() => undefined);
+    if (fault === 'late') return new Promise((resolve) => setTimeout(() => resolve({ mat: new cv.Mat(48, 64, cv.CV_8UC3, [0, 0, 0]) }), 400));
     if (fault === 'empty') return { mat: new cv.Mat() };
     if (fault === 'gray') return { mat: new cv.Mat(48, 64, cv.CV_8UC1, 0) };
     if (fault === 'small') return { mat: new cv.Mat(10, 12, cv.CV_8UC3, [0, 0, 0]) };
@@ -70,17 +71,24 @@ describe('ResilientSource (fault injection)', () => {
     await source.close();
   });
 
-  it('abandons a stalled read and reopens', async () => {
-    const first = new FaultySource('cam B', false, (n) => (n === 2 ? 'stall' : 'none'));
-    const { source, health } = harness(first, [() => new FaultySource('cam B', false, () => 'none')], 100);
+  it('abandons a stalled read and reopens, closing the stalled capture only once its read returns', async () => {
+    const late = new FaultySource('cam B', false, (n) => (n === 2 ? 'late' : 'none'));
+    const { source, health } = harness(late, [() => new FaultySource('cam B', false, () => 'none')], 100);
     const started = Date.now();
     await readGood(source, 3);
     assert.ok(Date.now() - started >= 100);
     const reconnect = health.find((h) => h.state === 'reconnecting') as Extract<SourceHealth, { state: 'reconnecting' }>;
     assert.match(reconnect.error, /no frame for .* \(stalled\)/);
-    await new Promise((r) => setTimeout(r, 1100));
-    assert.ok(first.closed, 'the stalled capture was never closed');
+    assert.equal(late.closed, false, 'closed while its read was still running');
+    await new Promise((r) => setTimeout(r, 500));
+    assert.ok(late.closed, 'the stalled capture was not closed after its read returned');
+
+    const stuck = new FaultySource('cam B2', false, (n) => (n === 1 ? 'stall' : 'none'));
+    const second = harness(stuck, [() => new FaultySource('cam B2', false, () => 'none')], 100);
+    await readGood(second.source, 2);
+    assert.equal(stuck.closed, false, 'a capture whose read never returned was released under it');
     await source.close();
+    await second.source.close();
   });
 
   it('skips empty and non-BGR frames, passes other sizes, and reopens after a run of bad ones', async () => {

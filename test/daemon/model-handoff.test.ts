@@ -179,3 +179,27 @@ describe('model hand-off (real daemon, real packages)', function () {
     }
   });
 });
+
+describe('model upload limits', function () {
+  this.timeout(60_000);
+  it('refuses an upload over server.maxUploadMB with 413, multipart or zip, and keeps serving', async () => {
+    const d = await startTestDaemon({ 'server.maxUploadMB': 1 });
+    try {
+      const big = new Uint8Array(1_500_000).map((_, i) => (i * 7919) % 251);
+      const form = new FormData();
+      form.append('file', new Blob([fs.readFileSync(path.join(defaultModelDir, 'model.json'))]), 'model.json');
+      form.append('file', new Blob([big]), 'weights.bin');
+      for (const [body, headers] of [
+        [form, {}],
+        [zipSync({ 'model.json': big }, { level: 0 }), { 'Content-Type': 'application/zip' }],
+      ] as Array<[FormData | Uint8Array, Record<string, string>]>) {
+        const res = await fetch(d.base + '/api/model', { method: 'POST', body: body as unknown as RequestInit['body'], headers: { ...d.authHeaders, ...headers } });
+        assert.equal(res.status, 413);
+        assert.match((await json(res)).error, /over the 1048576-byte limit \(server\.maxUploadMB\)/);
+      }
+      assert.equal((await fetch(d.base + '/healthz')).status, 200);
+    } finally {
+      await d.stop();
+    }
+  });
+});
