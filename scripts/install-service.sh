@@ -89,6 +89,7 @@ if [ ! -f "$etc/config.json" ]; then
   cat > "$etc/config.json" <<'JSON'
 {
   "source": "auto",
+  "capture": { "retryAtStart": true },
   "server": { "host": "0.0.0.0", "port": 8080 }
 }
 JSON

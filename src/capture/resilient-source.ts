@@ -11,6 +11,8 @@ export type SourceHealth =
 export interface ResilienceOptions {
   /** A read that takes longer than this is a stalled capture: it is abandoned and the source reopened. */
   stallMs: number;
+  /** The first source could not be opened (capture.retryAtStart): start down, reconnecting, with this error. */
+  startDown?: string;
   /** First wait before reopening; doubles per failed attempt up to maxBackoffMs. */
   minBackoffMs?: number;
   maxBackoffMs?: number;
@@ -47,7 +49,8 @@ export class ResilientSource implements FrameSource {
     private readonly rebuild: () => FrameSource,
     private readonly options: ResilienceOptions,
   ) {
-    this.current = first;
+    this.current = options.startDown === undefined ? first : undefined;
+    this.lastError = options.startDown ?? '';
     this.minBackoffMs = options.minBackoffMs ?? 1000;
     this.maxBackoffMs = options.maxBackoffMs ?? 30_000;
     this.maxBadFrames = options.maxBadFrames ?? 30;
@@ -101,12 +104,23 @@ export class ResilientSource implements FrameSource {
     return null;
   }
 
+  /**
+   * Ends reading: a reconnect wait is cut short and read() returns null. A read still running
+   * is given up to 2 s to return before its capture is released (releasing under a running
+   * read can crash); one that does not return is left to process exit.
+   */
   async close(): Promise<void> {
     this.closed = true;
     this.wakeSleeper?.();
     const source = this.current;
     this.current = undefined;
-    await source?.close();
+    if (!source) return;
+    const pending = this.reads.get(source);
+    if (pending) {
+      const returned = await Promise.race([pending.then(() => true, () => true), new Promise<boolean>((resolve) => setTimeout(() => resolve(false), 2000).unref())]);
+      if (!returned) return;
+    }
+    await source.close();
   }
 
   /** A read that neither resolves nor fails within stallMs is abandoned (its capture closed once it settles). */

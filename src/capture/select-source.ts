@@ -47,9 +47,23 @@ export async function openSource(config: Config, log: Logger): Promise<FrameSour
  * for `auto`, the camera (or demo) that was chosen at start.
  */
 export async function openResilientSource(config: Config, log: Logger): Promise<ResilientSource> {
-  const { source, spec } = await openWithSpec(config, log);
-  return new ResilientSource(source, () => buildSource(spec, config, log), { stallMs: config['capture.stallSeconds'] * 1000 });
+  const options = { stallMs: config['capture.stallSeconds'] * 1000 };
+  try {
+    const { source, spec } = await openWithSpec(config, log);
+    return new ResilientSource(source, () => buildSource(spec, config, log), options);
+  } catch (err) {
+    // A camera that is not there yet (boot, a USB hub still waking up) is waited for when
+    // capture.retryAtStart is on; a file or folder that does not open is a mistake either way.
+    const spec = parseSourceSpec(config.source);
+    if (!config['capture.retryAtStart'] || !LIVE_KINDS.includes(spec.kind)) throw err;
+    const notYet = buildSource(spec, config, log);
+    log.warn({ source: notYet.description, err: errorMessage(err) }, `source ${notYet.description} does not open yet; retrying (capture.retryAtStart)`);
+    return new ResilientSource(notYet, () => buildSource(spec, config, log), { ...options, startDown: errorMessage(err) });
+  }
 }
+
+/** Sources that can appear later (devices, cameras on the network); files and folders cannot. */
+const LIVE_KINDS: ReadonlyArray<SourceSpec['kind']> = ['camera', 'gstreamer', 'url', 'webcam'];
 
 async function openWithSpec(config: Config, log: Logger): Promise<{ source: FrameSource; spec: SourceSpec }> {
   const spec = parseSourceSpec(config.source);

@@ -13,6 +13,7 @@ export const configSchema = {
     'Frame source: auto, camera, gstreamer, url, file, images, webcam, demo, or a bare device path, camera index, URL, video file or image folder (the kind is inferred).',
   ),
 
+  'capture.retryAtStart': booleanField(false, 'A camera, GStreamer or URL source that cannot be opened at start is retried with backoff while the dashboard runs, instead of `run` exiting with code 4. The service install turns it on.'),
   'capture.stallSeconds': numberField(10, 1, 3600, 'A live source that delivers no frame for this long is closed and reopened (retries back off from 1 s to 30 s).'),
 
   'camera.device': stringField('', 'Camera for `camera`: a device path (prefer /dev/v4l/by-id/...) or an index. Empty: the first camera that opens.'),

@@ -226,8 +226,11 @@ export class DaemonController {
       for (const timer of this.timers) clearInterval(timer);
       this.inbox?.stop();
       await this.server?.stop().catch((err: unknown) => this.log.error({ err: errorMessage(err) }, 'server stop failed'));
-      await this.pipeline?.stop().catch((err: unknown) => this.log.error({ err: errorMessage(err) }, 'pipeline stop failed'));
+      // The pipeline's capture loop may be waiting inside the source (a reconnect back-off of up
+      // to 30 s): ask the pipeline to stop, close the source so that wait ends, then wait for both.
+      const pipelineStopped = this.pipeline?.stop().catch((err: unknown) => this.log.error({ err: errorMessage(err) }, 'pipeline stop failed'));
       await this.source?.close().catch((err: unknown) => this.log.error({ err: errorMessage(err) }, 'source close failed'));
+      await pipelineStopped;
       this.classifier?.dispose();
       this.notifier.close();
       this.log.info('stopped');

@@ -145,3 +145,26 @@ describe('daemon with a video file that is removed and restored', function () {
     }
   });
 });
+
+describe('a camera that is not there at start', function () {
+  this.timeout(60_000);
+  it('with capture.retryAtStart the daemon serves, reports reconnecting instead of exiting, and still stops at once', async () => {
+    const d = await startTestDaemon({ source: '/dev/video77', 'capture.retryAtStart': true });
+    try {
+      const status = await waitUntil('reconnecting', async () => {
+        const s = await json(fetch(d.base + '/api/status', { headers: d.authHeaders }));
+        return s.source.state === 'reconnecting' ? s : undefined;
+      });
+      assert.match(status.source.description, /camera \/dev\/video77/);
+      assert.match(status.source.error, /cannot (open|read from) camera \/dev\/video77/);
+      assert.equal((await fetch(d.base + '/healthz')).status, 503);
+      // Stopping while the source waits out a back-off must not wait for it.
+      await waitUntil('a longer back-off', async () => ((await json(fetch(d.base + '/api/status', { headers: d.authHeaders }))).source.attempt >= 2 ? true : undefined));
+      const stopping = Date.now();
+      await d.stop();
+      assert.ok(Date.now() - stopping < 3000, `stop took ${Date.now() - stopping} ms`);
+    } finally {
+      await d.stop();
+    }
+  });
+});
