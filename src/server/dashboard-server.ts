@@ -51,7 +51,12 @@ export class DashboardServer {
   async start(): Promise<{ port: number; urls: string[] }> {
     const { daemon, options, hub, history } = this;
     const log = options.log;
-    this.unsubscribe = daemon.feed.events.on('result', (result) => history.push(toRecord(result)));
+    // One record per classified frame, shared by the history and the predictions channel.
+    this.unsubscribe = daemon.feed.events.on('result', (result) => {
+      const record = toRecord(result);
+      history.push(record);
+      this.live?.sendPrediction(record);
+    });
     const temperature = new TemperatureReader();
     // Uploads left half-received by a crash are never picked up: start with an empty staging area.
     fs.rmSync(daemon.uploadRoot, { recursive: true, force: true });

@@ -1,5 +1,6 @@
 import type { Server as HttpServer } from 'node:http';
 import { Server, type Socket } from 'socket.io';
+import type { EncodedFrame } from '../pipeline/pipeline';
 import type { RuntimeSettings } from '../pipeline/runtime-settings';
 import type { Logger } from '../util/logger';
 import type { Authenticator } from './auth';
@@ -7,7 +8,7 @@ import type { DaemonView } from './daemon-view';
 import { originAllowed } from './origin';
 import { buildStatus, type TemperatureReader } from './status';
 import type { Viewer, ViewerHub } from './viewer-hub';
-import { toRecord } from './wire';
+import { toRecord, type PredictionRecord } from './wire';
 
 export interface LiveChannelOptions {
   daemon: DaemonView;
@@ -40,6 +41,7 @@ export class LiveChannel {
   readonly io: Server;
   private readonly statusTimer: NodeJS.Timeout;
   private readonly unsubscribe: Array<() => void> = [];
+  private lastFrame: { frame: EncodedFrame; record: PredictionRecord } | undefined;
 
   constructor(httpServer: HttpServer, private readonly options: LiveChannelOptions) {
     const { daemon, auth, allowedOrigins, maxViewers } = options;
@@ -66,17 +68,19 @@ export class LiveChannel {
       daemon.feed.events.on('source', (status) => this.io.emit('source', status)),
       daemon.events.on('model', (model) => this.io.emit('model', model)),
       daemon.events.on('modelRejected', (rejected) => this.io.emit('modelRejected', rejected)),
-      daemon.feed.events.on('result', (result) => {
-        const room = this.io.sockets.adapter.rooms.get(PREDICTIONS_ROOM);
-        // volatile: a client whose connection is backed up misses predictions instead of queueing them.
-        if (room && room.size > 0) this.io.to(PREDICTIONS_ROOM).volatile.emit('prediction', toRecord(result));
-      }),
     );
     this.statusTimer = setInterval(() => {
       if (this.io.of('/').sockets.size === 0) return;
       this.io.volatile.emit('status', buildStatus(daemon, options.hub, options.temperature.current()));
     }, STATUS_EVERY_MS);
     this.statusTimer.unref();
+  }
+
+  /** Sends one classified frame's record to the clients that asked for every prediction. */
+  sendPrediction(record: PredictionRecord): void {
+    const room = this.io.sockets.adapter.rooms.get(PREDICTIONS_ROOM);
+    // volatile: a client whose connection is backed up misses predictions instead of queueing them.
+    if (room && room.size > 0) this.io.to(PREDICTIONS_ROOM).volatile.emit('prediction', record);
   }
 
   announceSettings(settings: RuntimeSettings): void {
@@ -90,15 +94,18 @@ export class LiveChannel {
     await new Promise<void>((resolve) => this.io.close(() => resolve()));
   }
 
+  /** One record per encoded frame, however many viewers it goes to (its timings include the encode). */
+  private recordOf(frame: EncodedFrame): PredictionRecord {
+    if (this.lastFrame?.frame !== frame) this.lastFrame = { frame, record: toRecord(frame.result) };
+    return this.lastFrame.record;
+  }
+
   private onConnection(socket: Socket): void {
     const { daemon, hub, log } = this.options;
     const auth = socket.handshake.auth as Record<string, unknown>;
     const viewer: Viewer = {
       kind: 'live',
-      deliver: (frame) => {
-        const meta = { ...toRecord(frame.result), sentAt: Date.now() };
-        socket.emit('frame', meta, frame.jpeg, () => hub.taken(viewer));
-      },
+      deliver: (frame) => socket.emit('frame', { ...this.recordOf(frame), sentAt: Date.now() }, frame.jpeg, () => hub.taken(viewer)),
     };
     socket.emit('hello', {
       serverTime: Date.now(),
