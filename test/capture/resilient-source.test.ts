@@ -128,7 +128,7 @@ describe('daemon with a video file that is removed and restored', function () {
     fs.copyFileSync(clip, saved);
     const d = await startTestDaemon({ source: clip });
     try {
-      await waitUntil('frames', () => ((d.daemon.pipeline?.stats.classified ?? 0) > 10 ? true : undefined));
+      await waitUntil('frames', () => (d.daemon.pipeline?.stats.classified ?? 0) > 10);
       fs.unlinkSync(clip);
       const gone = await waitUntil('reconnecting status', async () => {
         const status = await json(fetch(d.base + '/api/status', { headers: d.authHeaders }));
@@ -137,9 +137,9 @@ describe('daemon with a video file that is removed and restored', function () {
       assert.ok(gone.source.attempt >= 1);
       assert.match(gone.source.error, /door\.avi/);
       fs.copyFileSync(saved, clip);
-      await waitUntil('open again', async () => ((await json(fetch(d.base + '/api/status', { headers: d.authHeaders }))).source.state === 'open' ? true : undefined), 30_000);
+      await waitUntil('open again', async () => (await json(fetch(d.base + '/api/status', { headers: d.authHeaders }))).source.state === 'open', 30_000);
       const before = d.daemon.pipeline!.stats.classified;
-      await waitUntil('frames again', () => (d.daemon.pipeline!.stats.classified > before + 10 ? true : undefined));
+      await waitUntil('frames again', () => d.daemon.pipeline!.stats.classified > before + 10);
     } finally {
       await d.stop();
     }
@@ -159,7 +159,7 @@ describe('a camera that is not there at start', function () {
       assert.match(status.source.error, /cannot (open|read from) camera \/dev\/video77/);
       assert.equal((await fetch(d.base + '/healthz')).status, 503);
       // Stopping while the source waits out a back-off must not wait for it.
-      await waitUntil('a longer back-off', async () => ((await json(fetch(d.base + '/api/status', { headers: d.authHeaders }))).source.attempt >= 2 ? true : undefined));
+      await waitUntil('a longer back-off', async () => (await json(fetch(d.base + '/api/status', { headers: d.authHeaders }))).source.attempt >= 2);
       const stopping = Date.now();
       await d.stop();
       assert.ok(Date.now() - stopping < 3000, `stop took ${Date.now() - stopping} ms`);

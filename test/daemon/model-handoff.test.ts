@@ -73,11 +73,11 @@ describe('model hand-off (real daemon, real packages)', function () {
     assert.ok(fs.existsSync(target), 'the half-copied package left the inbox');
     const framesBefore = viewer.frames.length;
     fs.copyFileSync(path.join(pkg, 'weights.bin'), path.join(target, 'weights.bin'));
-    await waitUntil('the inbox package serving', async () => ((await serving()) === 'inbox-1' ? true : undefined), 30_000);
+    await waitUntil('the inbox package serving', async () => (await serving()) === 'inbox-1', 30_000);
     assert.ok(!fs.existsSync(target), 'the package stayed in the inbox');
     assert.equal(models[models.length - 1]?.version, 'inbox-1', 'clients were not told');
     // The stream never stopped: frames kept arriving, with no gap over a second.
-    await waitUntil('frames after the swap', () => (viewer.frames.length > framesBefore + 30 ? true : undefined));
+    await waitUntil('frames after the swap', () => viewer.frames.length > framesBefore + 30);
     const times = viewer.frames.slice(framesBefore).map((f) => f.receivedAt);
     const gaps = times.slice(1).map((t, i) => t - times[i]);
     assert.ok(Math.max(...gaps) < 1000, `the stream paused ${Math.max(...gaps)} ms`);
@@ -136,7 +136,7 @@ describe('model hand-off (real daemon, real packages)', function () {
     assert.equal(await serving(), 'deployed-2');
     assert.deepEqual(fs.readdirSync(path.join(d.stateDir, 'incoming')), [], 'refused uploads were left on disk');
     const frames = viewer.frames.length;
-    await waitUntil('frames still flowing', () => (viewer.frames.length > frames + 10 ? true : undefined));
+    await waitUntil('frames still flowing', () => viewer.frames.length > frames + 10);
   });
 
   it('accepts a zip of the package folder', async () => {

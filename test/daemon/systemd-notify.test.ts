@@ -1,6 +1,7 @@
 import { strict as assert } from 'node:assert';
 import { spawn, type ChildProcess } from 'node:child_process';
 import * as path from 'node:path';
+import { waitUntil } from '../helpers/daemon';
 import { cliPath, tempDir, writePaperDigitClip } from '../helpers/fixtures';
 
 /** A real Unix datagram socket, as systemd's NOTIFY_SOCKET is, read by Python (Node has no AF_UNIX datagrams). */
@@ -32,14 +33,6 @@ while True:
   return { child, messages, ready };
 }
 
-async function until(what: string, check: () => boolean, ms: number): Promise<void> {
-  const deadline = Date.now() + ms;
-  while (!check()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
-
 describe('systemd notify and watchdog (real datagram socket)', function () {
   this.timeout(120_000);
 
@@ -59,7 +52,7 @@ describe('systemd notify and watchdog (real datagram socket)', function () {
     let log = '';
     daemon.stderr!.on('data', (c: Buffer) => (log += c.toString()));
     try {
-      await until('READY=1', () => sd.messages.some((m) => m.text.includes('READY=1')), 60_000);
+      await waitUntil('READY=1', () => sd.messages.some((m) => m.text.includes('READY=1')), 60_000);
       const ready = sd.messages.find((m) => m.text.includes('READY=1'))!;
       assert.match(ready.text, /STATUS=serving edgesight-digits .* on port \d+/);
       assert.match(ready.text, new RegExp(`MAINPID=${daemon.pid}`));
@@ -67,9 +60,9 @@ describe('systemd notify and watchdog (real datagram socket)', function () {
       const port = Number(/on port (\d+)/.exec(ready.text)![1]);
       assert.equal((await fetch(`http://127.0.0.1:${port}/healthz`)).status, 200);
 
-      await until('two watchdog pings', () => sd.messages.filter((m) => m.text === 'WATCHDOG=1').length >= 2, 10_000);
+      await waitUntil('two watchdog pings', () => sd.messages.filter((m) => m.text === 'WATCHDOG=1').length >= 2, 10_000);
       // The 2 s clip ends; health lapses and the pings stop, so systemd would restart a stalled daemon.
-      await until('source ended', () => log.includes('source ended'), 20_000);
+      await waitUntil('source ended', () => log.includes('source ended'), 20_000);
       await new Promise((r) => setTimeout(r, 14_000));
       const lastPing = sd.messages.filter((m) => m.text === 'WATCHDOG=1').pop()!;
       assert.ok(Date.now() - lastPing.at > 2500, `still pinging ${Date.now() - lastPing.at} ms ago with no frames`);
@@ -79,7 +72,7 @@ describe('systemd notify and watchdog (real datagram socket)', function () {
       daemon.kill('SIGTERM');
       assert.equal(await exited, 0);
       assert.ok(Date.now() - stopAt < 5000);
-      await until('STOPPING=1', () => sd.messages.some((m) => m.text.startsWith('STOPPING=1')), 3000);
+      await waitUntil('STOPPING=1', () => sd.messages.some((m) => m.text.startsWith('STOPPING=1')), 3000);
     } finally {
       daemon.kill('SIGKILL');
       sd.child.kill();

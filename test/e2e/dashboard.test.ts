@@ -85,7 +85,7 @@ describe('dashboard in a real headless Chromium', function () {
 
   it('changes the threshold on the daemon from the slider', async () => {
     await page.locator('#threshold').fill('0.9');
-    await waitUntil('threshold applied on the daemon', async () => ((await json(fetch(d.base + '/api/settings', { headers: d.authHeaders })))['decision.threshold'] === 0.9 ? true : undefined));
+    await waitUntil('threshold applied on the daemon', async () => (await json(fetch(d.base + '/api/settings', { headers: d.authHeaders })))['decision.threshold'] === 0.9);
     await page.waitForFunction(() => document.getElementById('threshold-value')?.textContent === '0.90');
   });
 
@@ -99,9 +99,9 @@ describe('dashboard in a real headless Chromium', function () {
     await page.click('#pause');
     await page.waitForFunction((n) => Number(document.getElementById('frames-shown')?.dataset.count) > n + 5, held);
     await page.uncheck('#overlay');
-    await waitUntil('overlay off on the daemon', () => (d.daemon.pipeline!.overlayEnabled === false ? true : undefined));
+    await waitUntil('overlay off on the daemon', () => d.daemon.pipeline!.overlayEnabled === false);
     await page.check('#overlay');
-    await waitUntil('overlay on again', () => (d.daemon.pipeline!.overlayEnabled ? true : undefined));
+    await waitUntil('overlay on again', () => d.daemon.pipeline!.overlayEnabled);
   });
 
   it('reconnects by itself when the connection drops or the server hangs up', async () => {

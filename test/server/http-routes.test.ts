@@ -166,7 +166,7 @@ describe('HTTP routes (real daemon on a real clip)', function () {
     assert.deepEqual(model.labels, ['0', '1', '2', '3', '4', '5', '6', '7', '8', '9']);
     assert.deepEqual(model.input, { width: 28, height: 28, channels: 1 });
 
-    await waitUntil('30 classified frames', () => (d.daemon.pipeline!.stats.classified >= 30 ? true : undefined));
+    await waitUntil('30 classified frames', () => d.daemon.pipeline!.stats.classified >= 30);
     const latest = await json(fetch(d.base + '/api/predictions/latest', { headers: d.authHeaders }));
     assert.ok(latest.seq > 0 && typeof latest.label === 'string');
     const page = await json(fetch(`${d.base}/api/predictions?since=${latest.seq - 20}&limit=5`, { headers: d.authHeaders }));
@@ -194,7 +194,7 @@ describe('HTTP routes (real daemon on a real clip)', function () {
     assert.equal(settings['overlay.enabled'], false);
     // A threshold of 1 makes every later decision "uncertain".
     const seqNow = d.daemon.pipeline!.latest!.seq;
-    await waitUntil('decisions under the new threshold', () => (d.daemon.pipeline!.latest!.seq > seqNow + 5 ? true : undefined));
+    await waitUntil('decisions under the new threshold', () => d.daemon.pipeline!.latest!.seq > seqNow + 5);
     assert.equal(d.daemon.pipeline!.latest!.decision.label, 'uncertain');
     assert.equal((await patch(JSON.stringify({ 'decision.threshold': 0.5, 'overlay.enabled': true }))).status, 200);
 
@@ -218,7 +218,7 @@ describe('HTTP routes (real daemon on a real clip)', function () {
     assert.equal(now['decision.threshold'], 0.5, 'a refused change was applied');
     // The daemon kept serving through all of it.
     const seq = d.daemon.pipeline!.latest!.seq;
-    await waitUntil('frames still flowing', () => (d.daemon.pipeline!.latest!.seq > seq ? true : undefined));
+    await waitUntil('frames still flowing', () => d.daemon.pipeline!.latest!.seq > seq);
     assert.equal((await fetch(d.base + '/healthz')).status, 200);
   });
 
@@ -260,7 +260,7 @@ describe('HTTP routes (real daemon on a real clip)', function () {
     const hugeHeader = await requestFrom('127.0.0.200', d.base + '/api/status', { headers: { ...d.authHeaders, 'X-Filler': 'x'.repeat(20_000) } });
     assert.equal(hugeHeader.status, 431);
     const seq = d.daemon.pipeline!.latest!.seq;
-    await waitUntil('frames still flowing', () => (d.daemon.pipeline!.latest!.seq > seq ? true : undefined));
+    await waitUntil('frames still flowing', () => d.daemon.pipeline!.latest!.seq > seq);
     assert.equal((await fetch(d.base + '/api/status', { headers: d.authHeaders })).status, 200);
   });
 
@@ -286,7 +286,7 @@ describe('HTTP routes when the source ends', function () {
       assert.equal(up.status, 200);
       assert.deepEqual(await json(up), { status: 'up' });
       // The 4 s clip ends; health turns down 5 s after the last classified frame.
-      await waitUntil('health down', async () => ((await fetch(d.base + '/healthz')).status === 503 ? true : undefined), 20_000);
+      await waitUntil('health down', async () => (await fetch(d.base + '/healthz')).status === 503, 20_000);
       assert.deepEqual(await json(fetch(d.base + '/healthz')), { status: 'down' });
       const status = await json(fetch(d.base + '/api/status', { headers: d.authHeaders }));
       assert.equal(status.source.state, 'ended');

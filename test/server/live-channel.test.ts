@@ -25,7 +25,7 @@ describe('socket.io live channel (real daemon, real clip, real clients)', functi
   it('sends annotated JPEG frames as binary, in order, each with its prediction and timings', async () => {
     const c = client({ token: d.token });
     await c.connected();
-    await waitUntil('20 frames', () => (c.frames.length >= 20 ? true : undefined));
+    await waitUntil('20 frames', () => c.frames.length >= 20);
     const hello = c.hello as { model: { labels: string[] }; source: { state: string }; settings: Record<string, unknown>; backend: string };
     assert.equal(hello.model.labels.length, 10);
     assert.equal(hello.source.state, 'open');
@@ -73,7 +73,7 @@ describe('socket.io live channel (real daemon, real clip, real clients)', functi
     assert.equal(stats.encoded, encodedIdle, 'frames were encoded with no viewer');
     const c = client({ token: d.token });
     await c.connected();
-    await waitUntil('frames for the new viewer', () => (c.frames.length >= 5 ? true : undefined));
+    await waitUntil('frames for the new viewer', () => c.frames.length >= 5);
     assert.ok(stats.encoded > encodedIdle);
     c.close();
     await sleep(300);
@@ -85,14 +85,14 @@ describe('socket.io live channel (real daemon, real clip, real clients)', functi
   it('a paused client receives nothing until it resumes', async () => {
     const c = client({ token: d.token });
     await c.connected();
-    await waitUntil('first frames', () => (c.frames.length >= 3 ? true : undefined));
+    await waitUntil('first frames', () => c.frames.length >= 3);
     c.socket.emit('pause');
     await sleep(300);
     const held = c.frames.length;
     await sleep(700);
     assert.ok(c.frames.length <= held + 1, `got ${c.frames.length - held} frames while paused`);
     c.socket.emit('resume');
-    await waitUntil('frames after resume', () => (c.frames.length >= held + 5 ? true : undefined));
+    await waitUntil('frames after resume', () => c.frames.length >= held + 5);
   });
 
   it('sends predictions without pictures to clients that ask only for them, and encodes nothing for them', async () => {
@@ -112,7 +112,7 @@ describe('socket.io live channel (real daemon, real clip, real clients)', functi
     const statuses: Array<{ at: number; fps: number; clients: { live: number }; frames: { classified: number } }> = [];
     c.socket.on('status', (s) => statuses.push({ ...s, at: Date.now() }));
     await c.connected();
-    await waitUntil('three status events', () => (statuses.length >= 3 ? true : undefined), 5000);
+    await waitUntil('three status events', () => statuses.length >= 3, 5000);
     const [first, second, third] = statuses;
     assert.ok(third.fps > 20, `fps ${third.fps}`);
     assert.equal(first.clients.live, 1);
@@ -129,7 +129,7 @@ describe('socket.io live channel (real daemon, real clip, real clients)', functi
     offender.socket.emit('pause', 'x'.repeat(100_000));
     assert.equal(await dropped, 'transport close');
     const had = bystander.frames.length;
-    await waitUntil('bystander frames', () => (bystander.frames.length >= had + 10 ? true : undefined));
+    await waitUntil('bystander frames', () => bystander.frames.length >= had + 10);
     assert.ok(bystander.socket.connected);
   });
 
