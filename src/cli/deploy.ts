@@ -1,6 +1,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { incompleteReason } from '../daemon/model-inbox';
+import { listPackageFiles } from '../daemon/model-store';
 import { ModelPackageError, UsageError } from '../util/errors';
 import { parseCommandArgs } from './options';
 import { callDaemon, remoteOptions, resolveRemote } from './remote';
@@ -18,7 +19,7 @@ export async function main(argv: string[]): Promise<number> {
   if (missing) throw new ModelPackageError(dir, `is not a complete model package: ${missing}`);
   const remote = resolveRemote(values);
   const form = new FormData();
-  for (const file of packageFiles(dir)) form.append('file', new Blob([fs.readFileSync(path.join(dir, file))]), file.split(path.sep).join('/'));
+  for (const file of listPackageFiles(dir)) form.append('file', new Blob([fs.readFileSync(path.join(dir, file))]), file.split(path.sep).join('/'));
   const { status, body } = await callDaemon(remote, '/api/model', { method: 'POST', body: form });
   if (status === 200) {
     const model = body.model as { name: string; version: string; labels: string[] };
@@ -27,16 +28,4 @@ export async function main(argv: string[]): Promise<number> {
   }
   process.stderr.write(`edgesight: ${remote.base} refused the model (HTTP ${status}): ${body.error}\n`);
   return status === 422 ? 3 : 1;
-}
-
-/** Relative paths of the package's regular files, dot-files skipped. */
-function packageFiles(dir: string, sub = ''): string[] {
-  const out: string[] = [];
-  for (const entry of fs.readdirSync(path.join(dir, sub), { withFileTypes: true })) {
-    if (entry.name.startsWith('.')) continue;
-    const relative = path.join(sub, entry.name);
-    if (entry.isDirectory()) out.push(...packageFiles(dir, relative));
-    else if (entry.isFile()) out.push(relative);
-  }
-  return out;
 }

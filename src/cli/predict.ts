@@ -10,6 +10,7 @@ import { errorMessage, InputFileError, UsageError } from '../util/errors';
 import { createLogger } from '../util/logger';
 import { cv, type Mat } from '../vision/cv';
 import { configFromValues, configOptions, parseCommandArgs } from './options';
+import { roundTo } from '../util/round';
 
 export interface PredictLine {
   file: string;
@@ -115,20 +116,17 @@ function lineFor(file: string, frame: number | undefined, classifier: Classifier
     file,
     ...(frame === undefined ? {} : { frame }),
     label: topk[0].label,
-    confidence: round(topk[0].confidence),
-    topk: topk.map((t) => ({ label: t.label, confidence: round(t.confidence) })),
+    confidence: roundTo(topk[0].confidence, 4),
+    topk: topk.map((t) => ({ label: t.label, confidence: roundTo(t.confidence, 4) })),
     uncertain: topk[0].confidence < decisions.current.threshold,
   };
   if (smoothing) {
     const decision = decisions.decide(scores);
-    line.smoothed = { label: decision.label, confidence: round(decision.confidence) };
+    line.smoothed = { label: decision.label, confidence: roundTo(decision.confidence, 4) };
   }
   return line;
 }
 
-function round(x: number): number {
-  return Math.round(x * 1e4) / 1e4;
-}
 
 function formatText(line: PredictLine): string {
   const where = line.frame === undefined ? line.file : `${line.file}#${line.frame}`;

@@ -1,7 +1,5 @@
-import * as fs from 'node:fs';
-import * as path from 'node:path';
 import { resolveStateDir } from '../server/state-dir';
-import { TOKEN_FILE } from '../server/token-store';
+import { storedToken } from '../server/token-store';
 import { InputFileError, UsageError } from '../util/errors';
 import { configFromValues } from './options';
 
@@ -26,11 +24,7 @@ export function resolveRemote(values: { to?: string; token?: string; config?: st
   const config = configFromValues({ config: values.config, set: values.set });
   const base = (values.to ?? `http://127.0.0.1:${config['server.port']}`).replace(/\/+$/, '');
   if (!/^https?:\/\/[^/]+$/.test(base)) throw new UsageError(`--to must be the daemon's address, such as http://raspberrypi.local:8080 (got ${values.to})`);
-  let token = values.token ?? process.env.EDGESIGHT_TOKEN;
-  if (!token) {
-    const file = path.join(resolveStateDir(config), TOKEN_FILE);
-    if (fs.existsSync(file)) token = fs.readFileSync(file, 'utf8').trim();
-  }
+  const token = values.token ?? process.env.EDGESIGHT_TOKEN ?? storedToken(resolveStateDir(config));
   return { base, headers: token ? { Authorization: `Bearer ${token}` } : {} };
 }
 

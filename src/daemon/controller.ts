@@ -23,6 +23,7 @@ import { ModelHandoff } from './model-handoff';
 import { ModelInbox } from './model-inbox';
 import { ModelStore } from './model-store';
 import { SystemdNotifier } from './systemd-notify';
+import { roundTo } from '../util/round';
 
 /**
  * Owns the daemon's lifecycle: builds each part with what it depends on, starts them in order
@@ -199,20 +200,20 @@ export class DaemonController {
       const latest = pipeline.latest;
       this.log.info(
         {
-          fps: round(s.fps),
+          fps: roundTo(s.fps, 1),
           captured: s.captured,
           classified: s.classified,
           dropped: s.dropped,
-          ms: Object.fromEntries(Object.entries(s.stageMs).map(([k, v]) => [k, round(v)])),
-          latencyMs: round(s.latencyMs),
+          ms: Object.fromEntries(Object.entries(s.stageMs).map(([k, v]) => [k, roundTo(v, 1)])),
+          latencyMs: roundTo(s.latencyMs, 1),
           label: latest?.decision.label,
-          confidence: latest ? round(latest.decision.confidence) : undefined,
+          confidence: latest ? roundTo(latest.decision.confidence, 1) : undefined,
           truth: latest?.truth,
           // Both must stay flat on a device left running for months.
           tensors: tf.memory().numTensors,
           rssMB: Math.round(process.memoryUsage.rss() / 1048576),
         },
-        latest ? `${round(s.fps)} fps, now: ${latest.decision.label} ${Math.round(latest.decision.confidence * 100)}%` : 'waiting for the first frame',
+        latest ? `${roundTo(s.fps, 1)} fps, now: ${latest.decision.label} ${Math.round(latest.decision.confidence * 100)}%` : 'waiting for the first frame',
       );
     }, every * 1000);
     timer.unref();
@@ -237,8 +238,4 @@ export class DaemonController {
     })();
     return this.stopping;
   }
-}
-
-function round(x: number): number {
-  return Math.round(x * 10) / 10;
 }

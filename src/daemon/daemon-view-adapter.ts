@@ -40,13 +40,8 @@ export function modelInfo(classifier: Classifier): ModelInfo {
 export function createDaemonView(parts: ViewParts): DaemonView {
   const { pipeline, log } = parts;
   const settings = new RuntimeSettingsControl(pipeline);
-  const sourceStatus: SourceStatus = { description: parts.initialSource, state: 'open' };
-  pipeline.events.on('source', (s) => {
-    sourceStatus.state = s.state;
-    sourceStatus.description = s.description;
-    sourceStatus.error = s.error;
-    sourceStatus.attempt = s.attempt;
-  });
+  let sourceStatus: SourceStatus = { description: parts.initialSource, state: 'open' };
+  pipeline.events.on('source', (s) => (sourceStatus = s));
   let model = modelInfo(pipeline.classifier);
   parts.events.on('model', (info) => (model = info));
   return {
@@ -55,7 +50,7 @@ export function createDaemonView(parts: ViewParts): DaemonView {
     events: parts.events,
     startedAt: Date.now(),
     latest: () => pipeline.latest,
-    source: () => ({ ...sourceStatus }),
+    source: () => sourceStatus,
     model: () => model,
     backend: () => parts.backend,
     settings: () => settings.current(),

@@ -44,12 +44,7 @@ export class ModelHandoff {
         candidate.dispose();
         throw err instanceof ModelPackageError ? err : new ModelPackageError(this.store.activeDir, `could not be written: ${errorMessage(err)}`);
       }
-      // The classifier was loaded from `dir`; it reports the installed location from now on.
-      candidate.loaded.dir = activeDir;
-      this.target.swap(candidate).dispose();
-      const meta = candidate.loaded.metadata;
-      this.log.info({ origin, model: meta.name, version: meta.version, labels: meta.labels.length }, `model ${meta.name} ${meta.version} now serving (from ${origin})`);
-      return candidate;
+      return this.putInService(candidate, activeDir, `from ${origin}`);
     });
   }
 
@@ -59,12 +54,18 @@ export class ModelHandoff {
       if (!this.store.hasPrevious()) throw new ModelPackageError(this.store.previousDir, 'there is no previous model to roll back to');
       const candidate = await vetPackage(this.store.previousDir);
       this.store.swapWithPrevious();
-      candidate.loaded.dir = this.store.activeDir;
-      this.target.swap(candidate).dispose();
-      const meta = candidate.loaded.metadata;
-      this.log.info({ model: meta.name, version: meta.version }, `rolled back to model ${meta.name} ${meta.version}`);
-      return candidate;
+      return this.putInService(candidate, this.store.activeDir, 'rolled back');
     });
+  }
+
+  /** Swaps a checked classifier in, disposes the one it replaces, and says so. */
+  private putInService(candidate: Classifier, storedDir: string, how: string): Classifier {
+    // The classifier was loaded from elsewhere (inbox, upload, previous); it reports where it is kept now.
+    candidate.loaded.dir = storedDir;
+    this.target.swap(candidate).dispose();
+    const meta = candidate.loaded.metadata;
+    this.log.info({ model: meta.name, version: meta.version, labels: meta.labels.length }, `model ${meta.name} ${meta.version} now serving (${how})`);
+    return candidate;
   }
 
   private serialize<T>(work: () => Promise<T>): Promise<T> {

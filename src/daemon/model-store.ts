@@ -68,21 +68,32 @@ export class ModelStore {
   }
 }
 
-/** Copies regular files only (no links, devices or dot-files), within PACKAGE_LIMITS. */
-export function copyPackage(fromDir: string, toDir: string): void {
-  let files = 0;
-  const walk = (from: string, to: string, depth: number) => {
-    if (depth > PACKAGE_LIMITS.maxDepth) throw new ModelPackageError(from, `folders nest deeper than ${PACKAGE_LIMITS.maxDepth} levels`);
-    fs.mkdirSync(to, { recursive: true, mode: 0o700 });
-    for (const entry of fs.readdirSync(from, { withFileTypes: true })) {
+/**
+ * The package's regular files as paths relative to `dir` (no links, devices or dot-files),
+ * within PACKAGE_LIMITS; what is copied into the store and what `edgesight deploy` uploads.
+ */
+export function listPackageFiles(dir: string): string[] {
+  const files: string[] = [];
+  const walk = (sub: string, depth: number) => {
+    if (depth > PACKAGE_LIMITS.maxDepth) throw new ModelPackageError(path.join(dir, sub), `folders nest deeper than ${PACKAGE_LIMITS.maxDepth} levels`);
+    for (const entry of fs.readdirSync(path.join(dir, sub), { withFileTypes: true })) {
       if (entry.name.startsWith('.')) continue;
-      const source = path.join(from, entry.name);
-      if (entry.isDirectory()) walk(source, path.join(to, entry.name), depth + 1);
+      const relative = path.join(sub, entry.name);
+      if (entry.isDirectory()) walk(relative, depth + 1);
       else if (entry.isFile()) {
-        if (++files > PACKAGE_LIMITS.maxFiles) throw new ModelPackageError(fromDir, `holds more than ${PACKAGE_LIMITS.maxFiles} files`);
-        fs.copyFileSync(source, path.join(to, entry.name));
+        files.push(relative);
+        if (files.length > PACKAGE_LIMITS.maxFiles) throw new ModelPackageError(dir, `holds more than ${PACKAGE_LIMITS.maxFiles} files`);
       }
     }
   };
-  walk(fromDir, toDir, 0);
+  walk('', 0);
+  return files;
+}
+
+export function copyPackage(fromDir: string, toDir: string): void {
+  for (const relative of listPackageFiles(fromDir)) {
+    const target = path.join(toDir, relative);
+    fs.mkdirSync(path.dirname(target), { recursive: true, mode: 0o700 });
+    fs.copyFileSync(path.join(fromDir, relative), target);
+  }
 }

@@ -61,25 +61,16 @@ export class Authenticator {
    */
   check(req: IncomingMessage, handshakeSecret?: unknown): AuthResult {
     if (!this.required) return { ok: true };
-    const address = clientAddress(req);
-    const blocked = this.limiter.blockedFor(address);
-    if (blocked > 0) return { ok: false, reason: 'blocked', retryAfterSeconds: blocked };
     const presented = typeof handshakeSecret === 'string' && handshakeSecret ? handshakeSecret : secretFromHeaders(req);
-    if (presented !== undefined) {
-      if (this.secretMatches(presented)) {
-        this.limiter.recordSuccess(address);
-        return { ok: true };
-      }
-      this.limiter.recordFailure(address);
-      return { ok: false, reason: 'wrong' };
-    }
-    const cookie = readCookie(req.headers.cookie, SESSION_COOKIE);
+    if (presented !== undefined) return this.signIn(req, presented);
+    const blocked = this.limiter.blockedFor(clientAddress(req));
+    if (blocked > 0) return { ok: false, reason: 'blocked', retryAfterSeconds: blocked };
     // An expired or foreign cookie is not a guess at the secret: it does not count as a failure.
-    if (cookie !== undefined) return this.sessionValid(cookie) ? { ok: true } : { ok: false, reason: 'missing' };
-    return { ok: false, reason: 'missing' };
+    const cookie = readCookie(req.headers.cookie, SESSION_COOKIE);
+    return cookie !== undefined && this.sessionValid(cookie) ? { ok: true } : { ok: false, reason: 'missing' };
   }
 
-  /** Signs in with a secret typed into the login form; counts failures like check(). */
+  /** One presented secret (header, handshake, login form): counted per address, refused while blocked. */
   signIn(req: IncomingMessage, secret: string): AuthResult {
     const address = clientAddress(req);
     const blocked = this.limiter.blockedFor(address);

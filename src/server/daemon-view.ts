@@ -1,4 +1,4 @@
-import type { FrameResult, SourceState } from '../pipeline/pipeline';
+import type { FrameResult, PipelineEvents } from '../pipeline/pipeline';
 import type { RuntimeSettings } from '../pipeline/runtime-settings';
 import type { PipelineStats } from '../pipeline/stats';
 import type { TypedEmitter } from '../util/typed-emitter';
@@ -10,13 +10,8 @@ export interface DaemonEvents extends Record<string, unknown> {
   modelRejected: { origin: string; error: string };
 }
 
-export interface SourceStatus {
-  description: string;
-  state: SourceState;
-  error?: string;
-  /** While reconnecting: which attempt this is. */
-  attempt?: number;
-}
+/** The source as clients see it: the pipeline's `source` event payload (state, attempt while reconnecting). */
+export type SourceStatus = PipelineEvents['source'];
 
 /** The model as clients see it: what it recognises and how it reads frames, no file contents. */
 export interface ModelInfo {

@@ -1,6 +1,7 @@
 import type { DaemonView } from './daemon-view';
 import { cpuTemperatureC } from './system-info';
 import type { ViewerHub } from './viewer-hub';
+import { roundTo } from '../util/round';
 
 export interface DaemonStatus {
   source: ReturnType<DaemonView['source']>;
@@ -27,9 +28,9 @@ export function buildStatus(daemon: DaemonView, hub: ViewerHub, temperature: num
     source: daemon.source(),
     model: { name: model.name, version: model.version, labels: model.labels.length },
     backend: daemon.backend(),
-    fps: round(s.fps),
-    stageMs: Object.fromEntries(Object.entries(s.stageMs).map(([k, v]) => [k, round(v)])),
-    latencyMs: round(s.latencyMs),
+    fps: roundTo(s.fps, 1),
+    stageMs: Object.fromEntries(Object.entries(s.stageMs).map(([k, v]) => [k, roundTo(v, 1)])),
+    latencyMs: roundTo(s.latencyMs, 1),
     frames: { captured: s.captured, classified: s.classified, dropped: s.dropped, encoded: s.encoded },
     clients: { live: hub.count('live'), mjpeg: hub.count('mjpeg') },
     uptimeSeconds: Math.round((Date.now() - daemon.startedAt) / 1000),
@@ -63,8 +64,4 @@ export class TemperatureReader {
     await this.reading;
     return this.value;
   }
-}
-
-function round(x: number): number {
-  return Math.round(x * 10) / 10;
 }

@@ -47,6 +47,12 @@ export function loadOrCreateToken(stateDir: string): StoredToken {
   return { file, token: readToken(file), created: false, fixedMode };
 }
 
+/** The stored token, if this machine's daemon has made one (for CLI commands that call it). */
+export function storedToken(stateDir: string): string | undefined {
+  const file = path.join(stateDir, TOKEN_FILE);
+  return fs.existsSync(file) ? readToken(file) : undefined;
+}
+
 /** Replaces the token (old sessions and clients stop working). */
 export function rotateToken(stateDir: string): StoredToken {
   const file = path.join(stateDir, TOKEN_FILE);

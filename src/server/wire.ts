@@ -1,4 +1,5 @@
 import type { FrameResult } from '../pipeline/pipeline';
+import { roundTo } from '../util/round';
 
 /**
  * The JSON shape of one classified frame in the public API (socket.io `frame` and
@@ -27,21 +28,13 @@ export function toRecord(result: FrameResult): PredictionRecord {
     capturedAt: result.capturedAt,
     decidedAt: result.decidedAt,
     label: d.label,
-    confidence: round4(d.confidence),
+    confidence: roundTo(d.confidence, 4),
     uncertain: d.uncertain,
-    topk: d.topk.map((r) => ({ label: r.label, confidence: round4(r.confidence) })),
-    timings: { read: round3(t.read), preprocess: round3(t.preprocess), infer: round3(t.infer), overlay: round3(t.overlay), encode: round3(t.encode) },
+    topk: d.topk.map((r) => ({ label: r.label, confidence: roundTo(r.confidence, 4) })),
+    timings: { read: roundTo(t.read, 3), preprocess: roundTo(t.preprocess, 3), infer: roundTo(t.infer, 3), overlay: roundTo(t.overlay, 3), encode: roundTo(t.encode, 3) },
     width: result.width,
     height: result.height,
   };
   if (result.truth !== undefined) record.truth = result.truth;
   return record;
-}
-
-function round4(x: number): number {
-  return Math.round(x * 1e4) / 1e4;
-}
-
-function round3(x: number): number {
-  return Math.round(x * 1e3) / 1e3;
 }
