@@ -1,4 +1,4 @@
-import type { FrameSource } from '../capture/frame-source';
+import type { CapturedImage, FrameSource } from '../capture/frame-source';
 import { Pacer } from '../capture/frame-source';
 import type { Classifier } from '../model/classifier';
 import { errorMessage } from '../util/errors';
@@ -149,23 +149,29 @@ export class Pipeline {
   private async captureLoop(): Promise<void> {
     const { source, log } = this.options;
     const pacer = new Pacer(source.paceFps);
+    // A source that paces itself (a camera: read() waits for the driver) is read ahead: the next
+    // read is already decoding on the thread pool while this frame is classified, instead of
+    // starting only once the main thread is free again. A source played by the pacer is read
+    // when its frame is due, so that capture time means what it says.
+    const readAhead = !source.paceFps;
+    let next: Promise<ReadOutcome> | undefined = readAhead ? timedRead(source) : undefined;
     while (this.running) {
-      const started = performance.now();
-      let image;
-      try {
-        image = await source.read();
-      } catch (err) {
+      const outcome = await (next ?? timedRead(source));
+      next = undefined;
+      if ('error' in outcome) {
         if (!this.running) break;
-        await this.recoverSource(err);
+        await this.recoverSource(outcome.error);
         pacer.reset();
+        if (readAhead) next = timedRead(source);
         continue;
       }
-      const readMs = performance.now() - started;
+      const { image, readMs } = outcome;
       if (!image) {
         log.info({ source: source.description }, 'source ended');
         this.events.emit('source', { state: 'ended', description: source.description });
         break;
       }
+      if (readAhead && this.running) next = timedRead(source);
       this.stats.captured++;
       // Every captured frame gets a number, so gaps in the classified ones show what was dropped.
       const seq = ++this.seq;
@@ -184,6 +190,11 @@ export class Pipeline {
       await pacer.wait();
       // Let the classify loop and I/O run between frames even when reads complete instantly.
       await new Promise<void>((resolve) => setImmediate(resolve));
+    }
+    // A read started ahead and not wanted any more: wait for it so its frame can be freed.
+    if (next) {
+      const outcome = await next;
+      if ('image' in outcome) outcome.image?.mat.release();
     }
     this.captureDone = true;
     this.wake?.();
@@ -299,6 +310,17 @@ export class Pipeline {
       },
     );
   }
+}
+
+type ReadOutcome = { image: CapturedImage | null; readMs: number } | { error: unknown };
+
+/** One read as a value, never a rejection: a read started ahead may fail before anyone awaits it. */
+function timedRead(source: FrameSource): Promise<ReadOutcome> {
+  const started = performance.now();
+  return source.read().then(
+    (image) => ({ image, readMs: performance.now() - started }),
+    (error: unknown) => ({ error }),
+  );
 }
 
 function sleep(ms: number): Promise<void> {
