@@ -22,6 +22,12 @@ export interface FrameSource {
    * image folders, the demo); undefined for live sources, whose driver sets the pace.
    */
   readonly paceFps: number | undefined;
+  /**
+   * True when frames wait to be read rather than arrive (a file read as fast as it is
+   * classified): the reader then takes the next frame only when the last one was taken, and
+   * drops none. A camera's frames arrive whether or not anyone is ready, so it is read freely.
+   */
+  readonly onDemand?: boolean;
   open(): Promise<void>;
   read(): Promise<CapturedImage | null>;
   close(): Promise<void>;

@@ -34,6 +34,10 @@ export class OpenCvSource implements FrameSource {
   private capture: VideoCapture | undefined;
   paceFps: number | undefined;
 
+  get onDemand(): boolean {
+    return this.kind === 'file' && this.options.realtime === false;
+  }
+
   constructor(private readonly options: OpenCvSourceOptions) {
     this.kind = options.kind;
     this.description = `${options.kind} ${redactUrl(String(options.target))}`;

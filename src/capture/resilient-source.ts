@@ -68,6 +68,10 @@ export class ResilientSource implements FrameSource {
     return (this.current ?? this.first).paceFps;
   }
 
+  get onDemand(): boolean | undefined {
+    return (this.current ?? this.first).onDemand;
+  }
+
   /** True while the source is down and being reopened. */
   get reconnecting(): boolean {
     return !this.closed && this.current === undefined;

@@ -7,6 +7,7 @@ import { TypedEmitter } from '../util/typed-emitter';
 import type { Mat } from '../vision/cv';
 import { encodeJpeg } from '../vision/encoder';
 import { drawOverlay } from '../vision/overlay';
+import type { Preprocessor } from '../vision/preprocess';
 import type { Decision, DecisionMaker } from './decision';
 import { PipelineStats, type Stage } from './stats';
 
@@ -57,6 +58,12 @@ export interface PipelineOptions {
 
 interface PendingFrame {
   mat: Mat;
+  /** The frame at the model's size, made on the thread pool by `shrunkBy` (a model swap since then makes it useless). */
+  small?: Mat;
+  shrunkBy?: Preprocessor;
+  shrinkMs: number;
+  /** Settles when the shrink has finished (either way): the frame's Mats are not freed before. */
+  shrunk: Promise<void>;
   seq: number;
   capturedAt: number;
   readMs: number;
@@ -84,6 +91,7 @@ export class Pipeline {
   private running = false;
   private slot: PendingFrame | undefined;
   private wake: (() => void) | undefined;
+  private slotFreed: (() => void) | undefined;
   private captureDone = false;
   private seq = 0;
   private jpegConsumers = 0;
@@ -140,10 +148,37 @@ export class Pipeline {
   async stop(): Promise<void> {
     this.running = false;
     this.wake?.();
+    this.slotFreed?.();
     await this.loops;
     this.loops = undefined;
-    this.slot?.mat.release();
+    if (this.slot) releaseFrame(this.slot);
     this.slot = undefined;
+  }
+
+  /**
+   * Starts shrinking a new frame to the model's input size on the thread pool, so the main
+   * thread is left only the per-pixel values and inference, and the capture loop can go on
+   * reading meanwhile. A failure here is not the frame's end: the classify loop shrinks it
+   * again on the main thread and reports what goes wrong.
+   */
+  private startShrink(mat: Mat, seq: number, readMs: number, truth: string | undefined): PendingFrame {
+    const preprocessor = this.classifier.preprocessor;
+    const started = performance.now();
+    const frame: PendingFrame = { mat, seq, capturedAt: Date.now(), readMs, truth, shrinkMs: 0, shrunk: Promise.resolve() };
+    frame.shrunk = preprocessor.shrinkAsync(mat).then(
+      (small) => {
+        frame.small = small;
+        frame.shrunkBy = preprocessor;
+        frame.shrinkMs = performance.now() - started;
+      },
+      () => undefined,
+    );
+    return frame;
+  }
+
+  /** Resolves once the slot is empty: on-demand sources wait for the classifier instead of dropping. */
+  private async slotTaken(): Promise<void> {
+    while (this.slot && this.running) await new Promise<void>((resolve) => (this.slotFreed = resolve));
   }
 
   private async captureLoop(): Promise<void> {
@@ -180,12 +215,14 @@ export class Pipeline {
         image.mat.release();
         continue;
       }
+      const pending = this.startShrink(image.mat, seq, readMs, image.truth);
+      if (source.onDemand) await this.slotTaken();
       if (this.slot) {
         // Overwritten before anyone classified it: a dropped frame. Free its pixels now.
         this.stats.dropped++;
-        this.slot.mat.release();
+        releaseFrame(this.slot);
       }
-      this.slot = { mat: image.mat, seq, capturedAt: Date.now(), readMs, truth: image.truth };
+      this.slot = pending;
       this.wake?.();
       await pacer.wait();
       // Let the classify loop and I/O run between frames even when reads complete instantly.
@@ -217,6 +254,8 @@ export class Pipeline {
       const frame = this.slot;
       if (frame) {
         this.slot = undefined;
+        this.slotFreed?.();
+        this.slotFreed = undefined;
         return frame;
       }
       if (this.captureDone) return undefined;
@@ -232,6 +271,7 @@ export class Pipeline {
     for (;;) {
       const frame = await this.nextFrame();
       if (!frame) break;
+      await frame.shrunk;
       if (this.maxFps > 0) {
         const wait = lastStart + 1000 / this.maxFps - performance.now();
         if (wait > 0) await sleep(wait);
@@ -253,6 +293,7 @@ export class Pipeline {
       } catch (err) {
         log.error({ seq: frame.seq, err: errorMessage(err) }, 'frame could not be classified');
       }
+      frame.small?.release();
       if (!handedToEncoder) frame.mat.release();
       await new Promise<void>((resolve) => setImmediate(resolve));
     }
@@ -265,7 +306,9 @@ export class Pipeline {
   }
 
   private process(frame: PendingFrame, classifier: Classifier, decisions: DecisionMaker): FrameResult {
-    const { scores, preprocessMs, inferMs } = classifier.classify(frame.mat);
+    // A frame shrunk for the model that was just replaced is shrunk again for the new one.
+    const { scores, preprocessMs, inferMs } =
+      frame.small && frame.shrunkBy === classifier.preprocessor ? classifier.classifyShrunk(frame.small, frame.shrinkMs) : classifier.classify(frame.mat);
     const decision = decisions.decide(scores);
     this.stats.tick();
     const timings: Record<Stage, number> = { read: frame.readMs, preprocess: preprocessMs, infer: inferMs, overlay: 0, encode: 0 };
@@ -310,6 +353,14 @@ export class Pipeline {
       },
     );
   }
+}
+
+/** Frees a frame's Mats once its shrink has settled (the resize reads the frame until then). */
+function releaseFrame(frame: PendingFrame): void {
+  void frame.shrunk.then(() => {
+    frame.small?.release();
+    frame.mat.release();
+  });
 }
 
 type ReadOutcome = { image: CapturedImage | null; readMs: number } | { error: unknown };

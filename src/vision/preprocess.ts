@@ -24,26 +24,60 @@ export class Preprocessor {
    * caller that keeps the values must copy them) and returns it. `out` must hold `elements`.
    */
   run(frame: Mat, out: Float32Array = this.reusable): Float32Array {
+    const small = this.shrink(frame);
+    try {
+      return this.valuesOf(small, out);
+    } finally {
+      small.release();
+    }
+  }
+
+  /**
+   * The OpenCV half of the contract: region, crop, resize and channel conversion, giving an
+   * 8-bit image of the model's size that the caller releases (the frame stays the caller's).
+   */
+  shrink(frame: Mat): Mat {
+    const region = this.regionOf(frame);
+    if (!this.needsResize(region)) return this.converted(region);
+    const resized = this.resize(region, false);
+    region.release();
+    return this.converted(resized);
+  }
+
+  /** shrink() with the resize, the costly part, on the libuv thread pool. The frame must live until it settles. */
+  async shrinkAsync(frame: Mat): Promise<Mat> {
+    const region = this.regionOf(frame);
+    if (!this.needsResize(region)) return this.converted(region);
+    try {
+      return this.converted(await this.resize(region, true));
+    } finally {
+      region.release();
+    }
+  }
+
+  /** The per-pixel half of the contract, on an image from shrink(). */
+  valuesOf(small: Mat, out: Float32Array = this.reusable): Float32Array {
+    const c = this.contract;
     if (out.length < this.elements) throw new RangeError(`output holds ${out.length} values, needs ${this.elements}`);
-    if (frame.empty || frame.rows === 0 || frame.cols === 0) throw new RangeError('empty frame');
-    // Mats made here are freed before returning: OpenCV memory is not left for the GC to find.
-    const made: Mat[] = [];
-    const small = this.resized(frame, made);
-    const pixels = this.converted(small, made);
-    writeValues(pixels.getData(), this.contract, out);
-    releaseAll(...made);
+    if (small.cols !== c.width || small.rows !== c.height || small.channels !== c.channels) {
+      throw new RangeError(`expected a ${c.width}x${c.height}x${c.channels} image, got ${small.cols}x${small.rows}x${small.channels}`);
+    }
+    writeValues(small.getData(), c, out);
     return out;
   }
 
-  private resized(frame: Mat, made: Mat[]): Mat {
+  /** The part of the frame the model sees: ROI, then the centre crop. A view, not a copy. */
+  private regionOf(frame: Mat): Mat {
+    if (frame.empty || frame.rows === 0 || frame.cols === 0) throw new RangeError('empty frame');
     const c = this.contract;
-    let region = frame;
+    // A new header even when nothing is cropped, so that releasing the result never frees the caller's frame.
+    let region = frame.getRegion(new cv.Rect(0, 0, frame.cols, frame.rows));
     if (c.roi) {
       const x = Math.round(c.roi.x * frame.cols);
       const y = Math.round(c.roi.y * frame.rows);
       const w = Math.max(1, Math.min(frame.cols - x, Math.round(c.roi.width * frame.cols)));
       const h = Math.max(1, Math.min(frame.rows - y, Math.round(c.roi.height * frame.rows)));
-      region = region.getRegion(new cv.Rect(x, y, w, h));
+      region = narrowed(region, new cv.Rect(x, y, w, h));
     }
     if (c.resizeMode === 'center-crop') {
       const target = c.width / c.height;
@@ -51,29 +85,51 @@ export class Preprocessor {
       if (Math.abs(current - target) > 1e-3) {
         const w = current > target ? Math.round(region.rows * target) : region.cols;
         const h = current > target ? region.rows : Math.round(region.cols / target);
-        region = region.getRegion(new cv.Rect((region.cols - w) >> 1, (region.rows - h) >> 1, w, h));
+        region = narrowed(region, new cv.Rect((region.cols - w) >> 1, (region.rows - h) >> 1, w, h));
       }
     }
-    if (region.rows === c.height && region.cols === c.width) return region;
-    // Area averaging when shrinking avoids the aliasing that makes thin strokes vanish.
-    const shrinking = region.rows > c.height || region.cols > c.width;
-    return keep(made, region.resize(c.height, c.width, 0, 0, shrinking ? cv.INTER_AREA : cv.INTER_LINEAR));
+    return region;
   }
 
-  private converted(small: Mat, made: Mat[]): Mat {
+  private needsResize(region: Mat): boolean {
+    return region.rows !== this.contract.height || region.cols !== this.contract.width;
+  }
+
+  private resize(region: Mat, async: true): Promise<Mat>;
+  private resize(region: Mat, async: false): Mat;
+  private resize(region: Mat, async: boolean): Mat | Promise<Mat> {
     const c = this.contract;
+    // Area averaging when shrinking avoids the aliasing that makes thin strokes vanish.
+    const shrinking = region.rows > c.height || region.cols > c.width;
+    const interpolation = shrinking ? cv.INTER_AREA : cv.INTER_LINEAR;
+    return async ? region.resizeAsync(c.height, c.width, 0, 0, interpolation) : region.resize(c.height, c.width, 0, 0, interpolation);
+  }
+
+  /** Depth and channels as the contract says; every intermediate Mat is freed here. */
+  private converted(small: Mat): Mat {
+    const c = this.contract;
+    const made: Mat[] = [small];
     let m = small;
     if (m.depth !== cv.CV_8U) m = keep(made, m.convertTo(cv.CV_8U));
     const ch = m.channels;
     if (c.channels === 1) {
-      if (ch === 3) return keep(made, m.cvtColor(cv.COLOR_BGR2GRAY));
-      if (ch === 4) return keep(made, m.cvtColor(cv.COLOR_BGRA2GRAY));
-      return m;
+      if (ch === 3) m = keep(made, m.cvtColor(cv.COLOR_BGR2GRAY));
+      else if (ch === 4) m = keep(made, m.cvtColor(cv.COLOR_BGRA2GRAY));
+    } else {
+      if (ch === 1) m = keep(made, m.cvtColor(cv.COLOR_GRAY2BGR));
+      else if (ch === 4) m = keep(made, m.cvtColor(cv.COLOR_BGRA2BGR));
+      if (c.colorOrder === 'rgb') m = keep(made, m.cvtColor(cv.COLOR_BGR2RGB));
     }
-    if (ch === 1) m = keep(made, m.cvtColor(cv.COLOR_GRAY2BGR));
-    else if (ch === 4) m = keep(made, m.cvtColor(cv.COLOR_BGRA2BGR));
-    return c.colorOrder === 'rgb' ? keep(made, m.cvtColor(cv.COLOR_BGR2RGB)) : m;
+    releaseAll(...made.filter((x) => x !== m));
+    return m;
   }
+}
+
+/** A view of part of `region`, releasing the wider view (a header left to the GC would pin the frame's pixels). */
+function narrowed(region: Mat, rect: InstanceType<typeof cv.Rect>): Mat {
+  const part = region.getRegion(rect);
+  region.release();
+  return part;
 }
 
 function keep(made: Mat[], m: Mat): Mat {
