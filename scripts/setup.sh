@@ -3,15 +3,18 @@
 # Idempotent: each step is skipped when its result is already there.
 #   scripts/setup.sh          runtime: OpenCV dev files, build tools, npm packages, compiled JS
 #   scripts/setup.sh --test   also what the test suite needs (ffmpeg, Debian's chromium for the browser test)
+#   scripts/setup.sh --bench  also what `npm run bench` compares against (Debian's Python with OpenCV and PyTorch, sysbench)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 want_test=0
+want_bench=0
 for arg in "$@"; do
   case "$arg" in
     --test) want_test=1 ;;
-    -h|--help) sed -n '2,6p' "$0"; exit 0 ;;
-    *) echo "setup.sh: unknown option '$arg' (allowed: --test)" >&2; exit 2 ;;
+    --bench) want_bench=1 ;;
+    -h|--help) sed -n '2,7p' "$0"; exit 0 ;;
+    *) echo "setup.sh: unknown option '$arg' (allowed: --test, --bench)" >&2; exit 2 ;;
   esac
 done
 
@@ -20,6 +23,8 @@ done
 # videoconvert, which every GStreamer source pipeline ends in. fswebcam backs the webcam source.
 packages=(libopencv-dev pkg-config build-essential python3 gstreamer1.0-plugins-base fswebcam)
 if [ "$want_test" = 1 ]; then packages+=(ffmpeg chromium fonts-dejavu-core systemd); fi
+# The reference loop (../shared/anchors/python_pipeline.py) runs on Debian's own Python packages.
+if [ "$want_bench" = 1 ]; then packages+=(python3-opencv python3-torch sysbench util-linux); fi
 
 missing=()
 for p in "${packages[@]}"; do

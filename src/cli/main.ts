@@ -9,6 +9,7 @@ const COMMANDS: Record<string, { summary: string; load: () => Promise<{ main(arg
   deploy: { summary: 'send a model package to a running edgesight: deploy MODEL_DIR --to http://device:8080 [--token T]', load: () => import('./deploy') },
   rollback: { summary: 'serve the previous model again: rollback [--to URL] [--token T]', load: () => import('./rollback') },
   token: { summary: "print the dashboard's access token and where it is kept (--rotate: make a new one)", load: () => import('./token') },
+  bench: { summary: 'measure the pipeline against the seed\'s Python loop: bench [--quick] [--seconds N] [--readme]', load: () => import('./bench') },
   config: { summary: 'print the resolved configuration (--docs: the key reference as Markdown)', load: () => import('./config') },
 };
 

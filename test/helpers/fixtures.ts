@@ -5,10 +5,8 @@ import { spawn, spawnSync } from 'node:child_process';
 import * as tf from '@tensorflow/tfjs';
 import { directorySaveHandler, METADATA_JSON } from '../../src/model/package-io';
 import { loadMnistSplit } from '../../src/train/mnist-digits';
-import { randomWebcamPose } from '../../src/train/digit-eval';
-import { seededRandom } from '../../src/util/random';
 import { cv, matFromPixels } from '../../src/vision/cv';
-import { PaperDigitScene } from '../../src/vision/digit-scene';
+export { writePaperDigitClip } from '../../src/bench/clip';
 
 export const projectRoot = path.resolve(__dirname, '..', '..', '..');
 export const cliPath = path.join(projectRoot, 'bin', 'edgesight');
@@ -46,33 +44,6 @@ export function runCliAsync(args: string[], env: Record<string, string> = {}, ti
       resolve({ code, stdout, stderr });
     });
   });
-}
-
-/**
- * Writes a 640x480 MJPEG clip (OpenCV VideoWriter, .avi) of validation-split digits drawn dark
- * on light paper, held up like a webcam shot; returns the true label of every frame.
- */
-export function writePaperDigitClip(file: string, options: { digits: number; framesPerDigit: number; fps?: number; seed?: number; width?: number; height?: number }): string[] {
-  const width = options.width ?? 640;
-  const height = options.height ?? 480;
-  const writer = new cv.VideoWriter(file, cv.VideoWriter.fourcc('MJPG'), options.fps ?? 15, new cv.Size(width, height), true);
-  const scene = new PaperDigitScene(width, height);
-  const random = seededRandom(options.seed ?? 5);
-  const validation = loadMnistSplit().validation;
-  const truths: string[] = [];
-  for (let d = 0; d < options.digits; d++) {
-    const label = d % 10;
-    const pool = validation[label];
-    const image = pool[Math.floor(random() * pool.length)];
-    const pose = randomWebcamPose(random);
-    for (let f = 0; f < options.framesPerDigit; f++) {
-      // The hand moves a little between frames: a slow turn and drift.
-      writer.write(scene.render(image, { ...pose, angle: pose.angle + f * 0.3, dx: pose.dx + f * 0.002 }));
-      truths.push(String(label));
-    }
-  }
-  writer.release();
-  return truths;
 }
 
 /** Writes validation-split digits as 28x28 PNGs (light on dark, as MNIST stores them). */

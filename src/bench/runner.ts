@@ -1,0 +1,317 @@
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { selectBackend } from '../model/backend';
+import type { Stage } from '../pipeline/stats';
+import type { AgentReady, AgentRequest, WindowReport } from './agent';
+import { writePaperDigitClip } from './clip';
+import { referenceUnavailable, runReference, type ReferenceKind, type ReferenceResult } from './reference';
+import { spreadOf, type Spread } from './samples';
+import { writeSeedCnnPackage } from './seed-model';
+import { BenchViewer } from './viewer';
+
+export interface BenchModel {
+  id: 'default' | 'seed-cnn-150';
+  title: string;
+  dir: string;
+  reference: ReferenceKind;
+}
+
+export interface BenchClip {
+  id: string;
+  width: number;
+  height: number;
+  file: string;
+}
+
+export type Pacing = 'unthrottled' | '30fps';
+
+/** Who watches during a window: fast viewers acknowledge at once, the slow one after a second. */
+export interface ViewerPlan {
+  id: '0' | '1' | '1+slow' | '10+slow';
+  fast: number;
+  slow: number;
+}
+
+export const VIEWER_PLANS: ViewerPlan[] = [
+  { id: '0', fast: 0, slow: 0 },
+  { id: '1', fast: 1, slow: 0 },
+  { id: '1+slow', fast: 1, slow: 1 },
+  { id: '10+slow', fast: 10, slow: 1 },
+];
+
+export interface ScenarioResult {
+  model: BenchModel['id'];
+  clip: string;
+  cores: number;
+  pacing: Pacing;
+  viewers: ViewerPlan['id'];
+  backend: string;
+  fps: number;
+  captured: number;
+  classified: number;
+  dropped: number;
+  encoded: number;
+  cpuMsPerFrame: number;
+  stages: Record<Stage | 'send', Spread>;
+  /** Capture to arrival at the fast viewers (null without viewers). */
+  latency: Spread | null;
+  framesPerFastViewer: number;
+  slowViewerFrames: number;
+  rssPeakMB: number;
+  rssSteadyMB: number;
+  tensorsStart: number;
+  tensorsEnd: number;
+}
+
+export interface ReferenceRun extends ReferenceResult {
+  model: BenchModel['id'];
+  clip: string;
+  cores: number;
+}
+
+export interface BenchOptions {
+  root: string;
+  referenceScript: string;
+  seconds: number;
+  quick: boolean;
+  log: (line: string) => void;
+}
+
+export interface BenchRun {
+  scenarios: ScenarioResult[];
+  references: ReferenceRun[];
+  referenceSkipped?: string;
+  firstFrameMs: number[];
+}
+
+/** The CPU sets the daemon is pinned to for "2 cores" and "1 core". */
+export function cpuSet(cores: number): string {
+  return cores === 1 ? '0' : `0-${cores - 1}`;
+}
+
+/**
+ * Runs every scenario: for each core count, model, clip and pacing a fresh daemon process
+ * pinned with taskset, measured with each viewer plan in turn; then the reference loop on the
+ * same clips and cores, and start-up time of the real `edgesight run`.
+ */
+export async function runBench(options: BenchOptions): Promise<BenchRun> {
+  const { log } = options;
+  const work = fs.mkdtempSync(path.join(os.tmpdir(), 'edgesight-bench-'));
+  try {
+    log(`making inputs in ${work}`);
+    const clips = makeClips(work, options.quick);
+    const seedDir = path.join(work, 'seed-cnn-150');
+    await selectBackend('auto');
+    await writeSeedCnnPackage(seedDir);
+    const models: BenchModel[] = [
+      { id: 'default', title: 'default model (28x28 gray)', dir: path.join(options.root, 'models', 'default'), reference: 'digits' },
+      { id: 'seed-cnn-150', title: 'seed-cnn 150x150 RGB', dir: seedDir, reference: 'rgb150' },
+    ];
+    const scenarios: ScenarioResult[] = [];
+    const plans: Array<{ cores: number; pacing: Pacing; viewers: ViewerPlan[] }> = [
+      { cores: 2, pacing: 'unthrottled', viewers: VIEWER_PLANS },
+      { cores: 2, pacing: '30fps', viewers: VIEWER_PLANS },
+      // One core: the throughput goal, with nobody and with one person watching.
+      { cores: 1, pacing: 'unthrottled', viewers: VIEWER_PLANS.slice(0, 2) },
+    ];
+    for (const plan of plans) {
+      for (const model of models) {
+        for (const clip of clips) {
+          scenarios.push(...(await measureDaemon(options, work, model, clip, plan.cores, plan.pacing, plan.viewers)));
+        }
+      }
+    }
+    const references: ReferenceRun[] = [];
+    const referenceSkipped = await referenceUnavailable(options.referenceScript);
+    if (referenceSkipped) log(`reference loop skipped: ${referenceSkipped}`);
+    else {
+      for (const cores of [2, 1]) {
+        for (const model of models) {
+          for (const clip of clips) {
+            const frames = model.reference === 'digits' ? 900 : 240;
+            log(`reference loop: ${model.id}, ${clip.id}, ${cores} core(s)`);
+            const result = await runReference(options.referenceScript, clip.file, model.reference, frames, cpuSet(cores));
+            references.push({ ...result, model: model.id, clip: clip.id, cores });
+          }
+        }
+      }
+    }
+    const firstFrameMs = await measureStartup(options, clips[0], work);
+    return { scenarios, references, referenceSkipped, firstFrameMs };
+  } finally {
+    fs.rmSync(work, { recursive: true, force: true });
+  }
+}
+
+function makeClips(work: string, quick: boolean): BenchClip[] {
+  const sizes = quick ? [[640, 480]] : [[640, 480], [1280, 720]];
+  return sizes.map(([width, height]) => {
+    const file = path.join(work, `digits-${width}x${height}.avi`);
+    // 20 s of 640x480 (10 s at 720p) at 30 fps: unthrottled runs loop it; medians settle well within.
+    const digits = width > 640 ? 30 : 60;
+    writePaperDigitClip(file, { digits, framesPerDigit: 10, fps: 30, width, height, seed: 11 });
+    return { id: `${width}x${height}`, width, height, file };
+  });
+}
+
+async function measureDaemon(options: BenchOptions, work: string, model: BenchModel, clip: BenchClip, cores: number, pacing: Pacing, plans: ViewerPlan[]): Promise<ScenarioResult[]> {
+  const { log } = options;
+  // The viewers stand for phones elsewhere: with one core for the daemon they get the other.
+  pinSelf(cores === 1 ? '1' : `0-${os.cpus().length - 1}`);
+  const flags = {
+    source: clip.file,
+    'model.path': model.dir,
+    'file.realtime': pacing === '30fps',
+    'server.host': '127.0.0.1',
+    'server.port': 0,
+    'state.dir': fs.mkdtempSync(path.join(work, 'state-')),
+    'log.level': 'silent',
+    'pipeline.reportEverySeconds': 0,
+  };
+  const agent = new AgentProcess(path.join(__dirname, 'agent.js'), flags, cpuSet(cores));
+  const results: ScenarioResult[] = [];
+  try {
+    const ready = await agent.ready;
+    const base = `http://127.0.0.1:${ready.port}`;
+    await sleep(1500);
+    for (const plan of plans) {
+      const fast = Array.from({ length: plan.fast }, () => new BenchViewer(base, ready.token));
+      const slow = Array.from({ length: plan.slow }, () => new BenchViewer(base, ready.token, 1000));
+      const viewers = [...fast, ...slow];
+      try {
+        await Promise.all(viewers.map((v) => v.connected()));
+        await sleep(1000);
+        viewers.forEach((v) => v.reset());
+        await agent.request({ type: 'begin' });
+        await sleep(options.seconds * 1000);
+        const window = (await agent.request({ type: 'end' })) as WindowReport;
+        const result = toScenario(model, clip, cores, pacing, plan, ready.backend, window, fast, slow);
+        results.push(result);
+        log(describe(result));
+      } finally {
+        viewers.forEach((v) => v.close());
+      }
+      await sleep(300);
+    }
+  } finally {
+    await agent.stop();
+    pinSelf(`0-${os.cpus().length - 1}`);
+  }
+  return results;
+}
+
+function toScenario(model: BenchModel, clip: BenchClip, cores: number, pacing: Pacing, plan: ViewerPlan, backend: string, w: WindowReport, fast: BenchViewer[], slow: BenchViewer[]): ScenarioResult {
+  const latencies = fast.flatMap((v) => v.latency.values());
+  const sends = fast.flatMap((v) => v.send.values());
+  return {
+    model: model.id,
+    clip: clip.id,
+    cores,
+    pacing,
+    viewers: plan.id,
+    backend,
+    fps: w.fps,
+    captured: w.captured,
+    classified: w.classified,
+    dropped: w.dropped,
+    encoded: w.encoded,
+    cpuMsPerFrame: w.cpuMsPerFrame,
+    stages: { ...w.stages, send: spreadOf(sends) },
+    latency: latencies.length ? spreadOf(latencies) : null,
+    framesPerFastViewer: fast.length ? fast.reduce((s, v) => s + v.frames, 0) / fast.length : 0,
+    slowViewerFrames: slow.reduce((s, v) => s + v.frames, 0),
+    rssPeakMB: w.rssPeakMB,
+    rssSteadyMB: w.rssSteadyMB,
+    tensorsStart: w.tensorsStart,
+    tensorsEnd: w.tensorsEnd,
+  };
+}
+
+function describe(r: ScenarioResult): string {
+  const latency = r.latency ? `, latency p95 ${r.latency.p95.toFixed(0)} ms` : '';
+  return `${r.model} ${r.clip} ${r.cores} core(s) ${r.pacing}, viewers ${r.viewers}: ${r.fps.toFixed(1)} fps, ${r.cpuMsPerFrame.toFixed(2)} CPU ms/frame, infer ${r.stages.infer.median.toFixed(2)} ms${latency}, RSS ${r.rssSteadyMB.toFixed(0)} MB`;
+}
+
+/**
+ * Time from `edgesight run` (the real command, as a user types it) to the first classified
+ * frame, seen as /healthz turning 200, which it does only once a frame has been classified.
+ */
+async function measureStartup(options: BenchOptions, clip: BenchClip, work: string): Promise<number[]> {
+  const times: number[] = [];
+  const port = 18_000 + Math.floor(Math.random() * 2000);
+  for (let i = 0; i < 3; i++) {
+    const started = performance.now();
+    const child = spawn(path.join(options.root, 'bin', 'edgesight'), ['run', '--source', clip.file, '--host', '127.0.0.1', '--port', String(port), '--set', `state.dir=${fs.mkdtempSync(path.join(work, 'start-'))}`, '--log-level', 'warn'], { stdio: 'ignore' });
+    try {
+      for (;;) {
+        if (child.exitCode !== null) throw new Error(`edgesight run exited with ${child.exitCode} before its first frame`);
+        const ok = await fetch(`http://127.0.0.1:${port}/healthz`).then((r) => r.ok, () => false);
+        if (ok) break;
+        if (performance.now() - started > 30_000) throw new Error('no classified frame within 30 s of edgesight run');
+        await sleep(10);
+      }
+      times.push(performance.now() - started);
+    } finally {
+      await stopChild(child);
+    }
+  }
+  options.log(`edgesight run to first classified frame: ${times.map((t) => (t / 1000).toFixed(2)).join(', ')} s`);
+  return times;
+}
+
+/** The agent process and its IPC channel, one request at a time. */
+export class AgentProcess {
+  readonly ready: Promise<AgentReady>;
+  private readonly child: ChildProcess;
+  private pending: ((message: unknown) => void) | undefined;
+
+  constructor(script: string, flags: Record<string, unknown>, cpus: string) {
+    // The environment the systemd unit gives the daemon (MALLOC_ARENA_MAX), so memory is measured as installed.
+    const env = { ...process.env, MALLOC_ARENA_MAX: '2' };
+    this.child = spawn('taskset', ['-c', cpus, process.execPath, script, JSON.stringify(flags)], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'], env });
+    this.ready = new Promise((resolve, reject) => {
+      this.child.once('exit', (code) => reject(new Error(`benchmark daemon exited with ${code}`)));
+      this.child.on('message', (message: { type: string }) => {
+        if (message.type === 'ready') resolve(message as AgentReady);
+        else this.pending?.(message);
+      });
+    });
+    this.ready.catch(() => undefined);
+  }
+
+  request(request: AgentRequest): Promise<unknown> {
+    return new Promise((resolve) => {
+      this.pending = resolve;
+      this.child.send(request);
+    });
+  }
+
+  async stop(): Promise<void> {
+    if (this.child.exitCode !== null) return;
+    const exited = new Promise((resolve) => this.child.once('exit', resolve));
+    if (this.child.connected) this.child.send({ type: 'stop' } satisfies AgentRequest);
+    const timer = setTimeout(() => this.child.kill('SIGKILL'), 10_000);
+    await exited;
+    clearTimeout(timer);
+  }
+}
+
+async function stopChild(child: ChildProcess): Promise<void> {
+  if (child.exitCode !== null) return;
+  const exited = new Promise((resolve) => child.once('exit', resolve));
+  child.kill('SIGTERM');
+  const timer = setTimeout(() => child.kill('SIGKILL'), 10_000);
+  await exited;
+  clearTimeout(timer);
+}
+
+/** Pins this process (all its threads) to `cpus`, where taskset exists. */
+function pinSelf(cpus: string): void {
+  spawnSync('taskset', ['-a', '-p', '-c', cpus, String(process.pid)], { stdio: 'ignore' });
+}
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}
