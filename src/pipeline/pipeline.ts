@@ -96,7 +96,9 @@ export class Pipeline {
   private seq = 0;
   private jpegConsumers = 0;
   private encodeInFlight = false;
-  private lastEncodeStart = -Infinity;
+  /** Encodes the stream may still make now (a token bucket refilled at streamMaxFps, holding at most 2). */
+  private streamCredit = 2;
+  private streamCreditAt = 0;
   private loops: Promise<void> | undefined;
   private lastDecision: FrameResult | undefined;
 
@@ -299,10 +301,17 @@ export class Pipeline {
     }
   }
 
-  /** True when an encode now keeps within streamMaxFps (10% slack absorbs camera jitter). */
+  /**
+   * True when an encode now keeps within streamMaxFps on average. A bucket of two rather than a
+   * fixed gap: a camera at exactly the stream's rate delivers frames with jitter, and a gap rule
+   * would skip every frame that arrives a little early.
+   */
   private streamDue(): boolean {
     if (this.streamMaxFps <= 0) return true;
-    return performance.now() - this.lastEncodeStart >= (0.9 * 1000) / this.streamMaxFps;
+    const now = performance.now();
+    this.streamCredit = Math.min(2, this.streamCredit + ((now - this.streamCreditAt) * this.streamMaxFps) / 1000);
+    this.streamCreditAt = now;
+    return this.streamCredit >= 1;
   }
 
   private process(frame: PendingFrame, classifier: Classifier, decisions: DecisionMaker): FrameResult {
@@ -335,7 +344,7 @@ export class Pipeline {
   private encode(mat: Mat, result: FrameResult): void {
     this.encodeInFlight = true;
     const started = performance.now();
-    this.lastEncodeStart = started;
+    this.streamCredit -= 1;
     encodeJpeg(mat, this.jpegQuality).then(
       (jpeg) => {
         this.encodeInFlight = false;

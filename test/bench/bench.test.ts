@@ -1,14 +1,20 @@
 import { strict as assert } from 'node:assert';
+import * as fs from 'node:fs';
 import * as path from 'node:path';
 import type { WindowReport } from '../../src/bench/agent';
 import { buildReport } from '../../src/bench/report';
-import { AgentProcess, type BenchRun, type ScenarioResult } from '../../src/bench/runner';
+import { AgentProcess, SERVICE_ENVIRONMENT, type BenchRun, type ScenarioResult } from '../../src/bench/runner';
 import { SampleSet, spreadOf } from '../../src/bench/samples';
 import { BenchViewer } from '../../src/bench/viewer';
 import { sleep, thirtyFpsClip } from '../helpers/daemon';
 import { defaultModelDir, projectRoot, tempDir } from '../helpers/fixtures';
 
 describe('benchmark', () => {
+  it('measures memory with the environment the systemd unit gives the daemon', () => {
+    const unit = fs.readFileSync(path.join(projectRoot, 'systemd', 'edgesight.service'), 'utf8');
+    for (const [key, value] of Object.entries(SERVICE_ENVIRONMENT)) assert.match(unit, new RegExp(`^Environment=${key}=${value}$`, 'm'));
+  });
+
   it('takes medians and 95th percentiles from a fixed-size sample set', () => {
     const set = new SampleSet(100);
     for (let i = 1; i <= 150; i++) set.add(i); // the first 50 are overwritten
