@@ -1,14 +1,111 @@
 import * as tf from '@tensorflow/tfjs';
 
 /**
- * Gradient kernels the WASM backend lacks, so that it can train (it ships Conv2D and
- * Conv2DBackpropInput but not Conv2DBackpropFilter). Plain JS over views of the WASM heap:
- * no copies in or out. Checked numerically against the cpu backend in
+ * What the WASM backend needs to train at speed: the Conv2DBackpropFilter and depthwise gradient kernels it lacks, and
+ * Conv2DBackpropInput and transposed BatchMatMul, which it has only as plain loops, moved onto
+ * its fast (XNNPACK) convolution and product, and a faster MaxPoolGrad. Checked numerically against the cpu backend in
  * test/train/wasm-gradients.test.ts.
  */
 export function registerWasmTrainingKernels(): void {
-  if (tf.getKernel('Conv2DBackpropFilter', 'wasm')) return;
+  if (registered) return;
+  registered = true;
   tf.registerKernel({ kernelName: 'Conv2DBackpropFilter', backendName: 'wasm', kernelFunc: conv2DBackpropFilter as unknown as tf.KernelFunc });
+  wrapKernel('Conv2DBackpropInput', (original) => (args) => conv2DBackpropInput(args as unknown as InputArgs, original));
+  wrapKernel('BatchMatMul', (original) => (args) => batchMatMul(args as unknown as MatMulArgs, original));
+  tf.registerKernel({ kernelName: 'DepthwiseConv2dNativeBackpropFilter', backendName: 'wasm', kernelFunc: depthwiseBackpropFilter as unknown as tf.KernelFunc });
+  tf.registerKernel({ kernelName: 'DepthwiseConv2dNativeBackpropInput', backendName: 'wasm', kernelFunc: depthwiseBackpropInput as unknown as tf.KernelFunc });
+  wrapKernel('MaxPoolGrad', () => maxPoolGrad as unknown as tf.KernelFunc);
+}
+
+let registered = false;
+
+/**
+ * Replaces a WASM kernel by one that may hand the work back to it. The original's setup (its
+ * bindings into the WASM module) is kept, so the order of backend start-up does not matter.
+ */
+function wrapKernel(name: string, wrap: (original: tf.KernelFunc) => tf.KernelFunc): void {
+  const original = tf.getKernel(name, 'wasm');
+  if (!original) return;
+  tf.unregisterKernel(name, 'wasm');
+  tf.registerKernel({ ...original, kernelFunc: wrap(original.kernelFunc) });
+}
+
+interface MatMulArgs {
+  inputs: { a: tf.TensorInfo; b: tf.TensorInfo };
+  backend: unknown;
+  attrs: { transposeA: boolean; transposeB: boolean };
+}
+
+/**
+ * The WASM BatchMatMul is fast (XNNPACK) only without transposes; with one it takes a plain
+ * loop 10-20x slower, and backpropagation through a dense layer asks for both kinds. Transposing
+ * the operand first costs a copy of it and keeps the product on the fast path.
+ */
+function batchMatMul({ inputs, backend, attrs }: MatMulArgs, original: tf.KernelFunc): tf.TensorInfo {
+  if (!attrs.transposeA && !attrs.transposeB) return original({ inputs, backend, attrs } as never) as tf.TensorInfo;
+  const engine = tf.engine();
+  const swapLast = (t: tf.TensorInfo) => {
+    const rank = t.shape.length;
+    const perm = [...Array(rank).keys()];
+    [perm[rank - 2], perm[rank - 1]] = [perm[rank - 1], perm[rank - 2]];
+    return tf.transpose(engine.makeTensorFromTensorInfo(t), perm);
+  };
+  const a = attrs.transposeA ? swapLast(inputs.a) : undefined;
+  const b = attrs.transposeB ? swapLast(inputs.b) : undefined;
+  try {
+    return original({ inputs: { a: a ?? inputs.a, b: b ?? inputs.b }, backend, attrs: { ...attrs, transposeA: false, transposeB: false } } as never) as tf.TensorInfo;
+  } finally {
+    a?.dispose();
+    b?.dispose();
+  }
+}
+
+interface InputArgs {
+  inputs: { dy: tf.TensorInfo; filter: tf.TensorInfo };
+  backend: WasmBackendLike;
+  attrs: { strides: number | [number, number]; pad: 'valid' | 'same' | number; dataFormat: 'NHWC' | 'NCHW'; dimRoundingMode?: 'floor' | 'round' | 'ceil'; inputShape: [number, number, number, number] };
+}
+
+/**
+ * dx[b, iy, ix, ci] = sum of dy[b, oy, ox, co] * W[kh, kw, ci, co] over iy = oy * s + kh - padTop.
+ * The WASM backend computes this with a plain loop; as a convolution it runs on XNNPACK: dy
+ * spread out by the stride (zeros between), padded by kernel - 1 - forward padding, convolved
+ * with the filter turned by 180 degrees and its in/out channels swapped.
+ */
+function conv2DBackpropInput({ inputs, backend, attrs }: InputArgs, original: tf.KernelFunc): tf.TensorInfo {
+  if (attrs.dataFormat === 'NCHW') return original({ inputs, backend, attrs } as never) as tf.TensorInfo;
+  const { dy, filter } = inputs;
+  const info = tf.backend_util.computeConv2DInfo(attrs.inputShape, filter.shape as [number, number, number, number], attrs.strides, 1, attrs.pad, attrs.dimRoundingMode, false, 'channelsLast');
+  const { filterHeight, filterWidth, strideHeight, strideWidth, padInfo, inHeight, inWidth } = info;
+  const engine = tf.engine();
+  const gradient = tf.tidy(() => {
+    let d = engine.makeTensorFromTensorInfo(dy) as tf.Tensor4D;
+    d = spread(d, strideHeight, strideWidth);
+    const top = filterHeight - 1 - padInfo.top;
+    const left = filterWidth - 1 - padInfo.left;
+    const bottom = inHeight + filterHeight - 1 - top - d.shape[1];
+    const right = inWidth + filterWidth - 1 - left - d.shape[2];
+    // Negative padding (a forward pad wider than the kernel) cannot happen for 'same' or 'valid'.
+    const padded = tf.pad(d, [[0, 0], [top, bottom], [left, right], [0, 0]]);
+    const turned = tf.transpose(tf.reverse(engine.makeTensorFromTensorInfo(filter) as tf.Tensor4D, [0, 1]), [0, 1, 3, 2]);
+    return tf.conv2d(padded, turned as tf.Tensor4D, 1, 'valid');
+  });
+  const out = backend.makeOutput(attrs.inputShape, 'float32');
+  backend.typedArrayFromHeap(out).set(backend.typedArrayFromHeap(gradient));
+  gradient.dispose();
+  return out;
+}
+
+/** Puts stride - 1 zeros between neighbouring rows and columns (rank-4 reshapes and pads only). */
+function spread(d: tf.Tensor4D, sh: number, sw: number): tf.Tensor4D {
+  const [b, h, w, c] = d.shape;
+  let out = d;
+  if (sw > 1) out = tf.pad(out.reshape([b * h, w, 1, c]), [[0, 0], [0, 0], [0, sw - 1], [0, 0]]).reshape([b, h, w * sw, c]).slice([0, 0, 0, 0], [b, h, (w - 1) * sw + 1, c]) as tf.Tensor4D;
+  if (sh > 1) {
+    const width = out.shape[2];
+    out = tf.pad(out.reshape([b, h, 1, width * c]), [[0, 0], [0, 0], [0, sh - 1], [0, 0]]).reshape([b, h * sh, width, c]).slice([0, 0, 0, 0], [b, (h - 1) * sh + 1, width, c]) as tf.Tensor4D;
+  }
+  return out;
 }
 
 interface WasmBackendLike {
@@ -24,46 +121,180 @@ interface Args {
 
 /**
  * dW[kh, kw, ci, co] = sum over batch and output positions of x[b, iy, ix, ci] * dy[b, oy, ox, co]
- * with iy = oy * strideH + kh - padTop (likewise ix). Any stride and padding; NHWC only
- * (the layers API's default); dilation is always 1 here because TF.js refuses gradients of
- * dilated convolutions.
+ * with iy = oy * strideH + kh - padTop (likewise ix).
+ *
+ * That sum is itself a convolution, so it runs on the WASM backend's own (XNNPACK) Conv2D
+ * instead of a JS loop: swap batch and channels in x (x' = [ci, H, W, b]), use dy as the
+ * filter (dy' = [oH, oW, b, co]) dilated by the stride, and convolve without padding over x
+ * padded as the forward pass was. The result [ci, kh', kw', co] is cut to the filter size
+ * (a stride that does not divide the input leaves extra rows) and put back as [kh, kw, ci, co].
+ * NHWC only (the layers API's default); TF.js refuses gradients of dilated convolutions, so
+ * the forward dilation is always 1.
  */
 function conv2DBackpropFilter({ inputs, backend, attrs }: Args): tf.TensorInfo {
   const { x, dy } = inputs;
   if (attrs.dataFormat === 'NCHW') throw new Error('Conv2DBackpropFilter (wasm): only NHWC is supported');
   const info = tf.backend_util.computeConv2DInfo(x.shape as [number, number, number, number], attrs.filterShape, attrs.strides, 1, attrs.pad, attrs.dimRoundingMode, false, 'channelsLast');
-  const { batchSize, inHeight, inWidth, inChannels, outHeight, outWidth, outChannels, filterHeight, filterWidth, strideHeight, strideWidth } = info;
-  const top = info.padInfo.top;
-  const left = info.padInfo.left;
-
-  // makeOutput may grow the WASM memory, which detaches earlier views: take views after it.
+  const { filterHeight, filterWidth, strideHeight, strideWidth, padInfo } = info;
+  const engine = tf.engine();
+  const gradient = tf.tidy(() => {
+    const x4 = engine.makeTensorFromTensorInfo(x) as tf.Tensor4D;
+    const dy4 = engine.makeTensorFromTensorInfo(dy) as tf.Tensor4D;
+    // Padding as the forward pass saw it; rows past the last window are never read.
+    const needH = (info.outHeight - 1) * strideHeight + filterHeight;
+    const needW = (info.outWidth - 1) * strideWidth + filterWidth;
+    const bottom = Math.max(0, needH - info.inHeight - padInfo.top);
+    const right = Math.max(0, needW - info.inWidth - padInfo.left);
+    const padded = padInfo.top || padInfo.left || bottom || right ? tf.pad(x4, [[0, 0], [padInfo.top, bottom], [padInfo.left, right], [0, 0]]) : x4;
+    const xT = tf.transpose(padded, [3, 1, 2, 0]);
+    const dyT = tf.transpose(dy4, [1, 2, 0, 3]);
+    const full = tf.conv2d(xT, dyT, 1, 'valid', 'NHWC', [strideHeight, strideWidth]);
+    const cut = full.shape[1] === filterHeight && full.shape[2] === filterWidth ? full : tf.slice(full, [0, 0, 0, 0], [-1, filterHeight, filterWidth, -1]);
+    return tf.transpose(cut, [1, 2, 0, 3]);
+  });
+  // Hand the result over in a buffer of the kernel's own making (the engine counts references
+  // per buffer; returning the tidy's tensor would leave it counted twice).
   const out = backend.makeOutput(attrs.filterShape, 'float32');
+  backend.typedArrayFromHeap(out).set(backend.typedArrayFromHeap(gradient));
+  gradient.dispose();
+  return out;
+}
+
+interface DepthwiseArgs {
+  inputs: { x?: tf.TensorInfo; dy: tf.TensorInfo; filter?: tf.TensorInfo };
+  backend: WasmBackendLike;
+  attrs: { strides: number | [number, number]; pad: 'valid' | 'same' | number; dilations: number | [number, number]; dimRoundingMode?: 'floor' | 'round' | 'ceil'; filterShape?: [number, number, number, number]; inputShape?: [number, number, number, number] };
+}
+
+/** Shape facts of a depthwise convolution, shared by both of its gradients. */
+function depthwiseInfo(xShape: [number, number, number, number], filterShape: [number, number, number, number], attrs: DepthwiseArgs['attrs']) {
+  const dilations = typeof attrs.dilations === 'number' ? [attrs.dilations, attrs.dilations] : attrs.dilations ?? [1, 1];
+  // TF.js itself refuses gradients of dilated depthwise convolutions; nothing here was checked for them.
+  if (dilations[0] !== 1 || dilations[1] !== 1) throw new Error('depthwise convolution gradients (wasm): dilation must be 1');
+  const info = tf.backend_util.computeConv2DInfo(xShape, filterShape, attrs.strides, attrs.dilations, attrs.pad, attrs.dimRoundingMode, true, 'channelsLast');
+  return { ...info, multiplier: filterShape[3] };
+}
+
+/**
+ * Depthwise gradients (the `mobile` architecture's 3x3 depthwise layers), which the WASM backend
+ * lacks. Depthwise work is small (one input channel per output), so plain loops over the WASM
+ * heap do: dW[kh, kw, c, m] = sum x[b, iy, ix, c] * dy[b, oy, ox, c * M + m], with
+ * iy = oy * s + kh - padTop. Any stride and padding.
+ */
+function depthwiseBackpropFilter({ inputs, backend, attrs }: DepthwiseArgs): tf.TensorInfo {
+  const x = inputs.x!;
+  const filterShape = attrs.filterShape!;
+  const i = depthwiseInfo(x.shape as [number, number, number, number], filterShape, attrs);
+  const out = backend.makeOutput(filterShape, 'float32');
   const dW = backend.typedArrayFromHeap(out);
   const xv = backend.typedArrayFromHeap(x);
-  const dyv = backend.typedArrayFromHeap(dy);
+  const dyv = backend.typedArrayFromHeap(inputs.dy);
   dW.fill(0);
-
-  const cinCout = inChannels * outChannels;
-  for (let b = 0; b < batchSize; b++) {
-    for (let oy = 0; oy < outHeight; oy++) {
-      for (let ox = 0; ox < outWidth; ox++) {
-        const dyBase = ((b * outHeight + oy) * outWidth + ox) * outChannels;
-        for (let kh = 0; kh < filterHeight; kh++) {
-          const iy = oy * strideHeight + kh - top;
-          if (iy < 0 || iy >= inHeight) continue;
-          for (let kw = 0; kw < filterWidth; kw++) {
-            const ix = ox * strideWidth + kw - left;
-            if (ix < 0 || ix >= inWidth) continue;
-            const xBase = ((b * inHeight + iy) * inWidth + ix) * inChannels;
-            const wBase = (kh * filterWidth + kw) * cinCout;
-            for (let ci = 0; ci < inChannels; ci++) {
-              const xval = xv[xBase + ci];
-              // After ReLU most inputs are zero: skipping them is the biggest saving here.
+  const M = i.multiplier;
+  for (let b = 0; b < i.batchSize; b++) {
+    for (let oy = 0; oy < i.outHeight; oy++) {
+      for (let kh = 0; kh < i.filterHeight; kh++) {
+        const iy = oy * i.strideHeight + kh * i.dilationHeight - i.padInfo.top;
+        if (iy < 0 || iy >= i.inHeight) continue;
+        for (let ox = 0; ox < i.outWidth; ox++) {
+          const dyBase = ((b * i.outHeight + oy) * i.outWidth + ox) * i.outChannels;
+          for (let kw = 0; kw < i.filterWidth; kw++) {
+            const ix = ox * i.strideWidth + kw * i.dilationWidth - i.padInfo.left;
+            if (ix < 0 || ix >= i.inWidth) continue;
+            const xBase = ((b * i.inHeight + iy) * i.inWidth + ix) * i.inChannels;
+            const wBase = (kh * i.filterWidth + kw) * i.inChannels * M;
+            for (let c = 0; c < i.inChannels; c++) {
+              const xval = xv[xBase + c];
               if (xval === 0) continue;
-              const wRow = wBase + ci * outChannels;
-              for (let co = 0; co < outChannels; co++) dW[wRow + co] += xval * dyv[dyBase + co];
+              for (let m = 0; m < M; m++) dW[wBase + c * M + m] += xval * dyv[dyBase + c * M + m];
             }
           }
+        }
+      }
+    }
+  }
+  return out;
+}
+
+/** dx[b, iy, ix, c] = sum of dy[b, oy, ox, c * M + m] * W[kh, kw, c, m] over the windows that read (iy, ix). */
+function depthwiseBackpropInput({ inputs, backend, attrs }: DepthwiseArgs): tf.TensorInfo {
+  const filter = inputs.filter!;
+  const inputShape = attrs.inputShape!;
+  const i = depthwiseInfo(inputShape, filter.shape as [number, number, number, number], attrs);
+  const out = backend.makeOutput(inputShape, 'float32');
+  const dx = backend.typedArrayFromHeap(out);
+  const wv = backend.typedArrayFromHeap(filter);
+  const dyv = backend.typedArrayFromHeap(inputs.dy);
+  dx.fill(0);
+  const M = i.multiplier;
+  for (let b = 0; b < i.batchSize; b++) {
+    for (let oy = 0; oy < i.outHeight; oy++) {
+      for (let kh = 0; kh < i.filterHeight; kh++) {
+        const iy = oy * i.strideHeight + kh * i.dilationHeight - i.padInfo.top;
+        if (iy < 0 || iy >= i.inHeight) continue;
+        for (let ox = 0; ox < i.outWidth; ox++) {
+          const dyBase = ((b * i.outHeight + oy) * i.outWidth + ox) * i.outChannels;
+          for (let kw = 0; kw < i.filterWidth; kw++) {
+            const ix = ox * i.strideWidth + kw * i.dilationWidth - i.padInfo.left;
+            if (ix < 0 || ix >= i.inWidth) continue;
+            const xBase = ((b * i.inHeight + iy) * i.inWidth + ix) * i.inChannels;
+            const wBase = (kh * i.filterWidth + kw) * i.inChannels * M;
+            for (let c = 0; c < i.inChannels; c++) {
+              let sum = 0;
+              for (let m = 0; m < M; m++) sum += dyv[dyBase + c * M + m] * wv[wBase + c * M + m];
+              dx[xBase + c] += sum;
+            }
+          }
+        }
+      }
+    }
+  }
+  return out;
+}
+
+interface MaxPoolGradArgs {
+  inputs: { dy: tf.TensorInfo; input: tf.TensorInfo; output: tf.TensorInfo };
+  backend: WasmBackendLike;
+  attrs: { filterSize: number | [number, number]; strides: number | [number, number]; pad: 'valid' | 'same' | number; dimRoundingMode?: 'floor' | 'round' | 'ceil' };
+}
+
+/**
+ * Max pooling's gradient: each output's gradient goes to the first largest input of its window
+ * (as the cpu backend and TensorFlow choose). The WASM backend's own kernel goes through its
+ * generic 3-D pooling code and is several times slower than this loop over the WASM heap.
+ */
+function maxPoolGrad({ inputs, backend, attrs }: MaxPoolGradArgs): tf.TensorInfo {
+  const { dy, input } = inputs;
+  const i = tf.backend_util.computePool2DInfo(input.shape as [number, number, number, number], attrs.filterSize, attrs.strides, 1, attrs.pad, attrs.dimRoundingMode);
+  const out = backend.makeOutput(input.shape, 'float32');
+  const dx = backend.typedArrayFromHeap(out);
+  const xv = backend.typedArrayFromHeap(input);
+  const dyv = backend.typedArrayFromHeap(dy);
+  dx.fill(0);
+  const C = i.inChannels;
+  for (let b = 0; b < i.batchSize; b++) {
+    for (let oy = 0; oy < i.outHeight; oy++) {
+      const y0 = oy * i.strideHeight - i.padInfo.top;
+      const yStart = Math.max(0, y0);
+      const yEnd = Math.min(i.inHeight, y0 + i.filterHeight);
+      for (let ox = 0; ox < i.outWidth; ox++) {
+        const x0 = ox * i.strideWidth - i.padInfo.left;
+        const xStart = Math.max(0, x0);
+        const xEnd = Math.min(i.inWidth, x0 + i.filterWidth);
+        const dyBase = ((b * i.outHeight + oy) * i.outWidth + ox) * C;
+        for (let c = 0; c < C; c++) {
+          let best = -1;
+          let bestValue = -Infinity;
+          for (let y = yStart; y < yEnd; y++) {
+            for (let x = xStart; x < xEnd; x++) {
+              const at = ((b * i.inHeight + y) * i.inWidth + x) * C + c;
+              if (xv[at] > bestValue) {
+                bestValue = xv[at];
+                best = at;
+              }
+            }
+          }
+          if (best >= 0) dx[best] += dyv[dyBase + c];
         }
       }
     }

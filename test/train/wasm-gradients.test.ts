@@ -14,14 +14,28 @@ function randomTensor(shape: number[], seed: number, reluLike = false): Float32A
   });
 }
 
-async function filterGradient(backend: 'cpu' | 'wasm', xShape: [number, number, number, number], dyShape: [number, number, number, number], filterShape: [number, number, number, number], strides: number, pad: 'valid' | 'same'): Promise<Float32Array> {
+type Shape = number[];
+
+/** Runs one kernel on `backend` with seeded random inputs (the first one ReLU-like) and returns its output. */
+async function runOn(backend: 'cpu' | 'wasm', kernel: string, inputs: Record<string, Shape>, attrs: Record<string, unknown>): Promise<Float32Array> {
   await tf.setBackend(backend);
-  const x = tf.tensor4d(randomTensor(xShape, 1, true), xShape);
-  const dy = tf.tensor4d(randomTensor(dyShape, 2), dyShape);
-  const dw = tf.engine().runKernel('Conv2DBackpropFilter', { x, dy }, { strides, pad, dataFormat: 'NHWC', filterShape }) as tf.Tensor;
-  const data = (await dw.data()) as Float32Array;
-  tf.dispose([x, dy, dw]);
+  const tensors = Object.fromEntries(Object.entries(inputs).map(([name, shape], i) => [name, tf.tensor(randomTensor(shape, i + 1, i === 0), shape)]));
+  const out = tf.engine().runKernel(kernel, tensors, attrs as never) as tf.Tensor;
+  const data = (await out.data()) as Float32Array;
+  tf.dispose([...Object.values(tensors), out]);
   return data;
+}
+
+/** Float32 sums in another order differ in the last bits: compare against the output's own scale. */
+function assertClose(actual: Float32Array, expected: Float32Array): void {
+  assert.equal(actual.length, expected.length);
+  let maxAbs = 0;
+  let maxDiff = 0;
+  for (let i = 0; i < expected.length; i++) {
+    maxAbs = Math.max(maxAbs, Math.abs(expected[i]));
+    maxDiff = Math.max(maxDiff, Math.abs(actual[i] - expected[i]));
+  }
+  assert.ok(maxAbs > 0 && maxDiff / maxAbs < 1e-5, `largest difference ${maxDiff} against a largest value of ${maxAbs}`);
 }
 
 describe('WASM training kernels', () => {
@@ -50,12 +64,67 @@ describe('WASM training kernels', () => {
       const probe = tf.conv2d(tf.zeros(c.x) as tf.Tensor4D, tf.zeros(c.filter) as tf.Tensor4D, c.strides, c.pad);
       const dyShape = probe.shape as [number, number, number, number];
       probe.dispose();
-      const expected = await filterGradient('cpu', c.x, dyShape, c.filter, c.strides, c.pad);
-      const actual = await filterGradient('wasm', c.x, dyShape, c.filter, c.strides, c.pad);
-      assert.equal(actual.length, expected.length);
-      let maxRel = 0;
-      for (let i = 0; i < expected.length; i++) maxRel = Math.max(maxRel, Math.abs(actual[i] - expected[i]) / Math.max(1e-3, Math.abs(expected[i])));
-      assert.ok(maxRel < 1e-4, `max relative difference ${maxRel}`);
+      const conv = { strides: c.strides, pad: c.pad, dataFormat: 'NHWC' };
+      const filterGrad = (b: 'cpu' | 'wasm') => runOn(b, 'Conv2DBackpropFilter', { x: c.x, dy: dyShape }, { ...conv, filterShape: c.filter });
+      assertClose(await filterGrad('wasm'), await filterGrad('cpu'));
+    });
+    it(`Conv2DBackpropInput matches the cpu backend: ${c.name}`, async () => {
+      await tf.setBackend('cpu');
+      const probe = tf.conv2d(tf.zeros(c.x) as tf.Tensor4D, tf.zeros(c.filter) as tf.Tensor4D, c.strides, c.pad);
+      const dyShape = probe.shape;
+      probe.dispose();
+      const conv = { strides: c.strides, pad: c.pad, dataFormat: 'NHWC' };
+      const inputGrad = (b: 'cpu' | 'wasm') => runOn(b, 'Conv2DBackpropInput', { dy: dyShape, filter: c.filter }, { ...conv, inputShape: c.x });
+      assertClose(await inputGrad('wasm'), await inputGrad('cpu'));
+    });
+  }
+
+  for (const [transposeA, transposeB] of [[false, false], [true, false], [false, true], [true, true]]) {
+    it(`BatchMatMul matches the cpu backend with transposeA=${transposeA}, transposeB=${transposeB} (dense layer gradients)`, async () => {
+      const a = transposeA ? [1, 40, 24] : [1, 24, 40];
+      const b = transposeB ? [1, 16, 40] : [1, 40, 16];
+      const product = (backend: 'cpu' | 'wasm') => runOn(backend, 'BatchMatMul', { a, b }, { transposeA, transposeB });
+      assertClose(await product('wasm'), await product('cpu'));
+    });
+  }
+
+  for (const c of [
+    { name: '2x2 stride 2 valid (every architecture)', x: [3, 13, 13, 8], filterSize: 2, strides: 2, pad: 'valid' },
+    { name: '3x3 stride 2 same, odd size', x: [2, 11, 11, 4], filterSize: 3, strides: 2, pad: 'same' },
+    { name: '3x3 stride 1 same (overlapping windows)', x: [2, 7, 7, 3], filterSize: 3, strides: 1, pad: 'same' },
+  ] as const) {
+    it(`MaxPoolGrad matches the cpu backend: ${c.name}`, async () => {
+      const grad = async (backend: 'cpu' | 'wasm') => {
+        await tf.setBackend(backend);
+        const x = tf.tensor4d(randomTensor([...c.x], 3), [...c.x] as [number, number, number, number]);
+        const y = tf.maxPool(x, c.filterSize, c.strides, c.pad);
+        const dy = tf.tensor(randomTensor(y.shape, 4), y.shape);
+        const dx = tf.engine().runKernel('MaxPoolGrad', { dy, input: x, output: y }, { filterSize: c.filterSize, strides: c.strides, pad: c.pad } as never) as tf.Tensor;
+        const data = (await dx.data()) as Float32Array;
+        tf.dispose([x, y, dy, dx]);
+        return data;
+      };
+      assertClose(await grad('wasm'), await grad('cpu'));
+    });
+  }
+
+  // Dilation 1 only: TF.js refuses gradients of dilated (depthwise) convolutions, and so do these kernels.
+  const depthwise: Array<{ name: string; x: [number, number, number, number]; filter: [number, number, number, number]; strides: number; pad: 'valid' | 'same'; dilations: number }> = [
+    { name: '3x3 stride 1 same (mobile blocks)', x: [2, 9, 9, 4], filter: [3, 3, 4, 1], strides: 1, pad: 'same', dilations: 1 },
+    { name: '3x3 stride 2 same, odd size (mobile downsampling)', x: [2, 11, 11, 3], filter: [3, 3, 3, 1], strides: 2, pad: 'same', dilations: 1 },
+    { name: '3x3 stride 2 valid, multiplier 2', x: [2, 10, 10, 3], filter: [3, 3, 3, 2], strides: 2, pad: 'valid', dilations: 1 },
+  ];
+  for (const c of depthwise) {
+    it(`depthwise gradients match the cpu backend: ${c.name}`, async () => {
+      await tf.setBackend('cpu');
+      const probe = tf.depthwiseConv2d(tf.zeros(c.x) as tf.Tensor4D, tf.zeros(c.filter) as tf.Tensor4D, c.strides, c.pad);
+      const dyShape = probe.shape;
+      probe.dispose();
+      const conv = { strides: c.strides, pad: c.pad, dilations: c.dilations };
+      const filterGrad = (b: 'cpu' | 'wasm') => runOn(b, 'DepthwiseConv2dNativeBackpropFilter', { x: c.x, dy: dyShape }, { ...conv, filterShape: c.filter });
+      assertClose(await filterGrad('wasm'), await filterGrad('cpu'));
+      const inputGrad = (b: 'cpu' | 'wasm') => runOn(b, 'DepthwiseConv2dNativeBackpropInput', { dy: dyShape, filter: c.filter }, { ...conv, inputShape: c.x });
+      assertClose(await inputGrad('wasm'), await inputGrad('cpu'));
     });
   }
 
