@@ -3,7 +3,7 @@ import * as tf from '@tensorflow/tfjs';
 /**
  * What the WASM backend needs to train at speed: the Conv2DBackpropFilter and depthwise gradient kernels it lacks, and
  * Conv2DBackpropInput and transposed BatchMatMul, which it has only as plain loops, moved onto
- * its fast (XNNPACK) convolution and product, and a faster MaxPoolGrad. Checked numerically against the cpu backend in
+ * its fast (XNNPACK) convolution and product, and faster MaxPoolGrad and Tile. Checked numerically against the cpu backend in
  * test/train/wasm-gradients.test.ts.
  */
 export function registerWasmTrainingKernels(): void {
@@ -15,6 +15,7 @@ export function registerWasmTrainingKernels(): void {
   tf.registerKernel({ kernelName: 'DepthwiseConv2dNativeBackpropFilter', backendName: 'wasm', kernelFunc: depthwiseBackpropFilter as unknown as tf.KernelFunc });
   tf.registerKernel({ kernelName: 'DepthwiseConv2dNativeBackpropInput', backendName: 'wasm', kernelFunc: depthwiseBackpropInput as unknown as tf.KernelFunc });
   wrapKernel('MaxPoolGrad', () => maxPoolGrad as unknown as tf.KernelFunc);
+  wrapKernel('Tile', (original) => (args) => tile(args as unknown as TileArgs, original));
 }
 
 let registered = false;
@@ -32,7 +33,7 @@ function wrapKernel(name: string, wrap: (original: tf.KernelFunc) => tf.KernelFu
 
 interface MatMulArgs {
   inputs: { a: tf.TensorInfo; b: tf.TensorInfo };
-  backend: unknown;
+  backend: WasmBackendLike;
   attrs: { transposeA: boolean; transposeB: boolean };
 }
 
@@ -43,13 +44,13 @@ interface MatMulArgs {
  */
 function batchMatMul({ inputs, backend, attrs }: MatMulArgs, original: tf.KernelFunc): tf.TensorInfo {
   if (!attrs.transposeA && !attrs.transposeB) return original({ inputs, backend, attrs } as never) as tf.TensorInfo;
-  const engine = tf.engine();
-  const swapLast = (t: tf.TensorInfo) => {
-    const rank = t.shape.length;
-    const perm = [...Array(rank).keys()];
-    [perm[rank - 2], perm[rank - 1]] = [perm[rank - 1], perm[rank - 2]];
-    return tf.transpose(engine.makeTensorFromTensorInfo(t), perm);
-  };
+  const swapLast = (t: tf.TensorInfo) =>
+    tf.tidy(() => {
+      const rank = t.shape.length;
+      const perm = [...Array(rank).keys()];
+      [perm[rank - 2], perm[rank - 1]] = [perm[rank - 1], perm[rank - 2]];
+      return tf.transpose(borrow(t, backend), perm);
+    });
   const a = attrs.transposeA ? swapLast(inputs.a) : undefined;
   const b = attrs.transposeB ? swapLast(inputs.b) : undefined;
   try {
@@ -77,9 +78,8 @@ function conv2DBackpropInput({ inputs, backend, attrs }: InputArgs, original: tf
   const { dy, filter } = inputs;
   const info = tf.backend_util.computeConv2DInfo(attrs.inputShape, filter.shape as [number, number, number, number], attrs.strides, 1, attrs.pad, attrs.dimRoundingMode, false, 'channelsLast');
   const { filterHeight, filterWidth, strideHeight, strideWidth, padInfo, inHeight, inWidth } = info;
-  const engine = tf.engine();
   const gradient = tf.tidy(() => {
-    let d = engine.makeTensorFromTensorInfo(dy) as tf.Tensor4D;
+    let d = borrow(dy, backend) as tf.Tensor4D;
     d = spread(d, strideHeight, strideWidth);
     const top = filterHeight - 1 - padInfo.top;
     const left = filterWidth - 1 - padInfo.left;
@@ -87,7 +87,7 @@ function conv2DBackpropInput({ inputs, backend, attrs }: InputArgs, original: tf
     const right = inWidth + filterWidth - 1 - left - d.shape[2];
     // Negative padding (a forward pad wider than the kernel) cannot happen for 'same' or 'valid'.
     const padded = tf.pad(d, [[0, 0], [top, bottom], [left, right], [0, 0]]);
-    const turned = tf.transpose(tf.reverse(engine.makeTensorFromTensorInfo(filter) as tf.Tensor4D, [0, 1]), [0, 1, 3, 2]);
+    const turned = tf.transpose(tf.reverse(borrow(filter, backend) as tf.Tensor4D, [0, 1]), [0, 1, 3, 2]);
     return tf.conv2d(padded, turned as tf.Tensor4D, 1, 'valid');
   });
   const out = backend.makeOutput(attrs.inputShape, 'float32');
@@ -111,6 +111,18 @@ function spread(d: tf.Tensor4D, sh: number, sw: number): tf.Tensor4D {
 interface WasmBackendLike {
   makeOutput(shape: number[], dtype: 'float32'): tf.TensorInfo;
   typedArrayFromHeap(info: tf.TensorInfo): Float32Array;
+  incRef(dataId: object): void;
+}
+
+/**
+ * A kernel input as a Tensor that ops can take, holding its own reference to the data (the
+ * engine's wrapper does not count one with the backend, so disposing it would free the
+ * caller's data). Dispose it, or let a tidy do so.
+ */
+function borrow(info: tf.TensorInfo, backend: WasmBackendLike): tf.Tensor {
+  const t = tf.engine().makeTensorFromTensorInfo(info);
+  backend.incRef(info.dataId);
+  return t;
 }
 
 interface Args {
@@ -136,10 +148,9 @@ function conv2DBackpropFilter({ inputs, backend, attrs }: Args): tf.TensorInfo {
   if (attrs.dataFormat === 'NCHW') throw new Error('Conv2DBackpropFilter (wasm): only NHWC is supported');
   const info = tf.backend_util.computeConv2DInfo(x.shape as [number, number, number, number], attrs.filterShape, attrs.strides, 1, attrs.pad, attrs.dimRoundingMode, false, 'channelsLast');
   const { filterHeight, filterWidth, strideHeight, strideWidth, padInfo } = info;
-  const engine = tf.engine();
   const gradient = tf.tidy(() => {
-    const x4 = engine.makeTensorFromTensorInfo(x) as tf.Tensor4D;
-    const dy4 = engine.makeTensorFromTensorInfo(dy) as tf.Tensor4D;
+    const x4 = borrow(x, backend) as tf.Tensor4D;
+    const dy4 = borrow(dy, backend) as tf.Tensor4D;
     // Padding as the forward pass saw it; rows past the last window are never read.
     const needH = (info.outHeight - 1) * strideHeight + filterHeight;
     const needW = (info.outWidth - 1) * strideWidth + filterWidth;
@@ -299,5 +310,41 @@ function maxPoolGrad({ inputs, backend, attrs }: MaxPoolGradArgs): tf.TensorInfo
       }
     }
   }
+  return out;
+}
+
+interface TileArgs {
+  inputs: { x: tf.TensorInfo };
+  backend: WasmBackendLike;
+  attrs: { reps: number[] };
+}
+
+/**
+ * Tile by block copies, one dimension at a time from the innermost: batch normalisation's
+ * gradient broadcasts its per-channel statistics over every pixel with Tile, and the WASM
+ * backend's element-by-element Tile made it the most expensive step of training the compact
+ * and mobile architectures.
+ */
+function tile({ inputs, backend, attrs }: TileArgs, original: tf.KernelFunc): tf.TensorInfo {
+  const { x } = inputs;
+  if (x.dtype !== 'float32') return original({ inputs, backend, attrs } as never) as tf.TensorInfo;
+  let shape = [...x.shape];
+  let data: Float32Array = backend.typedArrayFromHeap(x).slice();
+  for (let d = shape.length - 1; d >= 0; d--) {
+    const reps = attrs.reps[d];
+    if (reps === 1) continue;
+    const block = shape.slice(d).reduce((a, b) => a * b, 1);
+    const outer = shape.slice(0, d).reduce((a, b) => a * b, 1);
+    const next = new Float32Array(data.length * reps);
+    for (let o = 0; o < outer; o++) {
+      const source = data.subarray(o * block, (o + 1) * block);
+      for (let r = 0; r < reps; r++) next.set(source, (o * reps + r) * block);
+    }
+    data = next;
+    shape[d] *= reps;
+  }
+  shape = x.shape.map((s, i) => s * attrs.reps[i]);
+  const out = backend.makeOutput(shape, 'float32');
+  backend.typedArrayFromHeap(out).set(data);
   return out;
 }

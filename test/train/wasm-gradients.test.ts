@@ -2,6 +2,7 @@ import { strict as assert } from 'node:assert';
 import * as tf from '@tensorflow/tfjs';
 import '@tensorflow/tfjs-backend-wasm';
 import { selectBackend } from '../../src/model/backend';
+import { ARCHITECTURES, buildArchitecture } from '../../src/train/architectures';
 import { registerWasmTrainingKernels } from '../../src/train/wasm-gradients';
 import { seededRandom } from '../../src/util/random';
 
@@ -108,6 +109,13 @@ describe('WASM training kernels', () => {
     });
   }
 
+  for (const [shape, reps] of [[[1, 1, 1, 5], [3, 4, 2, 1]], [[2, 3], [2, 3]], [[2, 1, 3], [1, 4, 2]]] as const) {
+    it(`Tile matches the cpu backend: [${shape}] x [${reps}] (batch norm gradients)`, async () => {
+      const tiled = (backend: 'cpu' | 'wasm') => runOn(backend, 'Tile', { x: [...shape] }, { reps: [...reps] });
+      assertClose(await tiled('wasm'), await tiled('cpu'));
+    });
+  }
+
   // Dilation 1 only: TF.js refuses gradients of dilated (depthwise) convolutions, and so do these kernels.
   const depthwise: Array<{ name: string; x: [number, number, number, number]; filter: [number, number, number, number]; strides: number; pad: 'valid' | 'same'; dilations: number }> = [
     { name: '3x3 stride 1 same (mobile blocks)', x: [2, 9, 9, 4], filter: [3, 3, 4, 1], strides: 1, pad: 'same', dilations: 1 },
@@ -125,6 +133,45 @@ describe('WASM training kernels', () => {
       assertClose(await filterGrad('wasm'), await filterGrad('cpu'));
       const inputGrad = (b: 'cpu' | 'wasm') => runOn(b, 'DepthwiseConv2dNativeBackpropInput', { dy: dyShape, filter: c.filter }, { ...conv, inputShape: c.x });
       assertClose(await inputGrad('wasm'), await inputGrad('cpu'));
+    });
+  }
+
+  it('leaves its inputs intact and no tensor behind', async () => {
+    await tf.setBackend('wasm');
+    const x = tf.tensor4d(randomTensor([2, 9, 9, 4], 1, true), [2, 9, 9, 4]);
+    const w = tf.tensor4d(randomTensor([3, 3, 4, 8], 2), [3, 3, 4, 8]);
+    const dy = tf.tensor4d(randomTensor([2, 9, 9, 8], 3), [2, 9, 9, 8]);
+    const a = tf.tensor2d(randomTensor([6, 5], 4), [6, 5]);
+    const before = tf.memory().numTensors;
+    const outputs = [
+      tf.engine().runKernel('Conv2DBackpropFilter', { x, dy }, { strides: 1, pad: 'same', dataFormat: 'NHWC', filterShape: [3, 3, 4, 8] } as never),
+      tf.engine().runKernel('Conv2DBackpropInput', { dy, filter: w }, { strides: 1, pad: 'same', dataFormat: 'NHWC', inputShape: [2, 9, 9, 4] } as never),
+      tf.engine().runKernel('BatchMatMul', { a, b: a }, { transposeA: true, transposeB: false } as never),
+    ] as tf.Tensor[];
+    assert.equal(tf.memory().numTensors, before + outputs.length, 'only the outputs are new');
+    tf.dispose(outputs);
+    // The kernels borrowed their inputs: the caller's data must still be there, unchanged.
+    assert.deepEqual(Array.from(await x.data()), Array.from(randomTensor([2, 9, 9, 4], 1, true)));
+    assert.deepEqual(Array.from(await w.data()), Array.from(randomTensor([3, 3, 4, 8], 2)));
+    assert.deepEqual(Array.from(await a.data()), Array.from(randomTensor([6, 5], 4)));
+    tf.dispose([x, w, dy, a]);
+  });
+
+  for (const architecture of ARCHITECTURES) {
+    it(`trains the ${architecture} architecture on WASM with a flat tensor count`, async () => {
+      await tf.setBackend('wasm');
+      const model = buildArchitecture(architecture, { height: 32, width: 32, channels: 3, classes: 3, seed: 5 });
+      model.compile({ optimizer: tf.train.adam(1e-3), loss: 'categoricalCrossentropy' });
+      const x = tf.tensor4d(randomTensor([8, 32, 32, 3], 6), [8, 32, 32, 3]);
+      const y = tf.oneHot(tf.tensor1d([0, 1, 2, 0, 1, 2, 0, 1], 'int32'), 3).toFloat();
+      const losses: number[] = [];
+      losses.push((await model.trainOnBatch(x, y)) as number);
+      const tensors = tf.memory().numTensors;
+      for (let i = 0; i < 3; i++) losses.push((await model.trainOnBatch(x, y)) as number);
+      assert.equal(tf.memory().numTensors, tensors, 'no tensor left behind by a training step');
+      assert.ok(losses.every(Number.isFinite), `losses ${losses}`);
+      tf.dispose([x, y]);
+      model.dispose();
     });
   }
 
