@@ -4,6 +4,8 @@ import { errorMessage, isEdgesightError, UsageError } from '../util/errors';
 const COMMANDS: Record<string, { summary: string; load: () => Promise<{ main(argv: string[]): Promise<number> }> }> = {
   run: { summary: 'run the daemon: camera (or demo) -> model -> annotated frames', load: () => import('./run') },
   predict: { summary: 'classify image and video files: predict PATH... [--model DIR] [--json] [--top K]', load: () => import('./predict') },
+  train: { summary: 'train a model package from a folder of labelled images: train --data DIR --out DIR [options]', load: () => import('./train') },
+  evaluate: { summary: 'accuracy, per-class precision/recall/F1 and confusion matrix: evaluate --model DIR --data DIR', load: () => import('./evaluate') },
   info: { summary: 'describe a model package: info MODEL_DIR [--json]', load: () => import('./info') },
   doctor: { summary: 'report OpenCV build, TF.js backend, cameras and model found', load: () => import('./doctor') },
   deploy: { summary: 'send a model package to a running edgesight: deploy MODEL_DIR --to http://device:8080 [--token T]', load: () => import('./deploy') },

@@ -1,5 +1,12 @@
 import * as tf from '@tensorflow/tfjs';
 
+/**
+ * Batch norm's moving averages forget at 0.9 per step rather than Keras' 0.99: a dataset of a
+ * few hundred images gives a few dozen steps per epoch, too few for 0.99 to settle, and
+ * validation then sees statistics of the first batches.
+ */
+const BN_MOMENTUM = 0.9;
+
 export interface InputSpec {
   height: number;
   width: number;
@@ -44,7 +51,7 @@ export function compactCnn(spec: InputSpec & { baseFilters?: number; dropout?: n
     for (let i = 0; i < 2; i++) {
       const first = block === 0 && i === 0;
       model.add(tf.layers.conv2d({ ...(first ? { inputShape: [spec.height, spec.width, spec.channels] } : {}), filters: f, kernelSize: 3, padding: 'same', useBias: false, kernelInitializer: init() }));
-      model.add(tf.layers.batchNormalization());
+      model.add(tf.layers.batchNormalization({ momentum: BN_MOMENTUM }));
       model.add(tf.layers.activation({ activation: 'relu' }));
     }
     model.add(tf.layers.maxPooling2d({ poolSize: 2 }));
@@ -67,14 +74,14 @@ export function mobileCnn(spec: InputSpec & { alpha?: number; dropout?: number }
   const width = (f: number) => Math.max(8, Math.round(f * (spec.alpha ?? 0.5)));
   const model = tf.sequential({ name: 'mobile' });
   model.add(tf.layers.conv2d({ inputShape: [spec.height, spec.width, spec.channels], filters: width(32), kernelSize: 3, strides: 2, padding: 'same', useBias: false, kernelInitializer: init() }));
-  model.add(tf.layers.batchNormalization());
+  model.add(tf.layers.batchNormalization({ momentum: BN_MOMENTUM }));
   model.add(tf.layers.reLU({ maxValue: 6 }));
   for (const [filters, stride] of [[64, 1], [128, 2], [128, 1], [256, 2], [256, 1]] as const) {
     model.add(tf.layers.depthwiseConv2d({ kernelSize: 3, strides: stride, padding: 'same', useBias: false, depthwiseInitializer: init() }));
-    model.add(tf.layers.batchNormalization());
+    model.add(tf.layers.batchNormalization({ momentum: BN_MOMENTUM }));
     model.add(tf.layers.reLU({ maxValue: 6 }));
     model.add(tf.layers.conv2d({ filters: width(filters), kernelSize: 1, useBias: false, kernelInitializer: init() }));
-    model.add(tf.layers.batchNormalization());
+    model.add(tf.layers.batchNormalization({ momentum: BN_MOMENTUM }));
     model.add(tf.layers.reLU({ maxValue: 6 }));
   }
   model.add(tf.layers.globalAveragePooling2d({}));

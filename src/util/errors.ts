@@ -50,6 +50,12 @@ export class SettingsError extends EdgesightError {
   readonly exitCode = 2;
 }
 
+/** A training or evaluation dataset folder that cannot be used as it is (names the folder or class). */
+export class DatasetError extends EdgesightError {
+  readonly code = 'E_DATASET';
+  readonly exitCode = 2;
+}
+
 export function isEdgesightError(err: unknown): err is EdgesightError {
   return err instanceof EdgesightError;
 }

@@ -1,0 +1,14 @@
+import { trainingSpec, TRAIN_FLAGS } from '../train/options';
+import { runTraining } from '../train/run-training';
+import { parseCommandArgs } from './options';
+
+/**
+ * `edgesight train --data DIR --out DIR [options | --config FILE]`: a folder of labelled images
+ * (one sub-folder per class) to a model package with its report. Options: see the README.
+ */
+export async function main(argv: string[]): Promise<number> {
+  const { values, positionals } = parseCommandArgs('train', argv, TRAIN_FLAGS);
+  if (positionals.length) values.data ??= positionals[0];
+  const result = await runTraining(trainingSpec(values));
+  return result.fit.interrupted ? 130 : 0;
+}

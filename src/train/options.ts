@@ -1,0 +1,160 @@
+import * as fs from 'node:fs';
+import { UsageError } from '../util/errors';
+import type { AugmentOptions } from './augment';
+import { ARCHITECTURES, type Architecture } from './architectures';
+import { OPTIMIZERS, type OptimizerName } from './trainer';
+
+/** Everything `edgesight train` can be told, by flag or in a --config JSON file (same names). */
+export interface TrainingSpec {
+  data: string;
+  out: string;
+  validationSplit: number;
+  seed: number;
+  width: number;
+  height: number;
+  color: 'rgb' | 'grayscale';
+  classMode: 'categorical' | 'binary';
+  resizeMode: 'stretch' | 'center-crop';
+  architecture: Architecture;
+  alpha: number;
+  optimizer: OptimizerName;
+  learningRate: number;
+  batchSize: number;
+  epochs: number;
+  patience: number;
+  lrPatience: number;
+  lrFactor: number;
+  minLearningRate: number;
+  augmentation: AugmentOptions;
+  backend: 'auto' | 'tfjs-node' | 'wasm' | 'cpu';
+  name: string;
+}
+
+/** The command line options, by their ImageDataGenerator / Keras names where those exist. */
+export const TRAIN_FLAGS = {
+  data: { type: 'string' },
+  out: { type: 'string' },
+  config: { type: 'string' },
+  'validation-split': { type: 'string' },
+  seed: { type: 'string' },
+  size: { type: 'string' },
+  color: { type: 'string' },
+  'class-mode': { type: 'string' },
+  'resize-mode': { type: 'string' },
+  architecture: { type: 'string' },
+  alpha: { type: 'string' },
+  optimizer: { type: 'string' },
+  'learning-rate': { type: 'string' },
+  'batch-size': { type: 'string' },
+  epochs: { type: 'string' },
+  patience: { type: 'string' },
+  'lr-patience': { type: 'string' },
+  'lr-factor': { type: 'string' },
+  'min-lr': { type: 'string' },
+  'rotation-range': { type: 'string' },
+  'width-shift-range': { type: 'string' },
+  'height-shift-range': { type: 'string' },
+  'shear-range': { type: 'string' },
+  'zoom-range': { type: 'string' },
+  'horizontal-flip': { type: 'boolean' },
+  'brightness-range': { type: 'string' },
+  'fill-mode': { type: 'string' },
+  cval: { type: 'string' },
+  backend: { type: 'string' },
+  name: { type: 'string' },
+} as const;
+
+type Raw = Record<string, string | boolean | number | number[] | undefined>;
+
+/**
+ * Resolves the spec: defaults, then the --config file, then flags. Every value is checked and
+ * a mistake names the option and the value.
+ */
+export function trainingSpec(flags: Raw): TrainingSpec {
+  let raw: Raw = {};
+  if (typeof flags.config === 'string') {
+    let parsed: unknown;
+    try {
+      parsed = JSON.parse(fs.readFileSync(flags.config, 'utf8'));
+    } catch (err) {
+      throw new UsageError(`train: --config ${flags.config}: ${(err as Error).message}`);
+    }
+    if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) throw new UsageError(`train: --config ${flags.config}: must hold a JSON object of option names`);
+    for (const key of Object.keys(parsed)) if (!(key in TRAIN_FLAGS) || key === 'config') throw new UsageError(`train: --config ${flags.config}: unknown option '${key}'`);
+    raw = parsed as Raw;
+  }
+  for (const [k, v] of Object.entries(flags)) if (v !== undefined && k !== 'config') raw[k] = v;
+
+  const str = (key: string, fallback: string) => (raw[key] === undefined ? fallback : String(raw[key]));
+  const num = (key: string, fallback: number, min: number, max: number, integer = false) => {
+    const text = raw[key];
+    if (text === undefined) return fallback;
+    const value = Number(text);
+    if (!Number.isFinite(value) || value < min || value > max || (integer && !Number.isInteger(value))) {
+      throw new UsageError(`train: --${key} must be ${integer ? 'an integer' : 'a number'} from ${min} to ${max}, got '${text}'`);
+    }
+    return value;
+  };
+  const oneOf = <T extends string>(key: string, allowed: readonly T[], fallback: T): T => {
+    const value = str(key, fallback);
+    if (!allowed.includes(value as T)) throw new UsageError(`train: --${key} must be one of ${allowed.join(', ')}, got '${value}'`);
+    return value as T;
+  };
+  const pair = (key: string, fallback: [number, number] | undefined, single: (r: number) => [number, number]): [number, number] | undefined => {
+    const text = raw[key];
+    if (text === undefined) return fallback;
+    const parts = Array.isArray(text) ? text.map(Number) : String(text).split(',').map((s) => Number(s.trim()));
+    if (parts.length === 1 && Number.isFinite(parts[0]) && parts[0] >= 0) return single(parts[0]);
+    if (parts.length === 2 && parts.every(Number.isFinite) && parts[0] > 0 && parts[0] <= parts[1]) return [parts[0], parts[1]];
+    throw new UsageError(`train: --${key} must be one number or 'low,high' with 0 < low <= high, got '${text}'`);
+  };
+
+  const data = str('data', '');
+  const out = str('out', '');
+  if (!data) throw new UsageError('train: --data DIR is required (a folder with one sub-folder of images per class)');
+  if (!out) throw new UsageError('train: --out DIR is required (where the model package is written)');
+  const size = str('size', '96x96');
+  const sizeMatch = /^(\d+)x(\d+)$/.exec(size);
+  if (!sizeMatch || Number(sizeMatch[1]) < 8 || Number(sizeMatch[2]) < 8 || Number(sizeMatch[1]) > 1024 || Number(sizeMatch[2]) > 1024) throw new UsageError(`train: --size must be WxH from 8x8 to 1024x1024, got '${size}'`);
+  const rotation = num('rotation-range', 0, 0, 180);
+  return {
+    data,
+    out,
+    validationSplit: num('validation-split', 0.2, 0, 0.9),
+    seed: num('seed', 1, 0, 2 ** 31, true),
+    width: Number(sizeMatch[1]),
+    height: Number(sizeMatch[2]),
+    color: oneOf('color', ['rgb', 'grayscale'] as const, 'rgb'),
+    classMode: oneOf('class-mode', ['categorical', 'binary'] as const, 'categorical'),
+    resizeMode: oneOf('resize-mode', ['stretch', 'center-crop'] as const, 'stretch'),
+    architecture: oneOf('architecture', ARCHITECTURES, 'compact'),
+    alpha: num('alpha', 0.5, 0.1, 2),
+    optimizer: oneOf('optimizer', OPTIMIZERS, 'adam'),
+    learningRate: num('learning-rate', 1e-3, 1e-7, 10),
+    batchSize: num('batch-size', 32, 1, 4096, true),
+    epochs: num('epochs', 20, 1, 10_000, true),
+    patience: num('patience', 5, 0, 10_000, true),
+    lrPatience: num('lr-patience', 3, 0, 10_000, true),
+    lrFactor: num('lr-factor', 0.5, 0.01, 0.99),
+    minLearningRate: num('min-lr', 1e-6, 0, 10),
+    augmentation: {
+      rotationRange: rotation,
+      widthShiftRange: num('width-shift-range', 0, 0, 1),
+      heightShiftRange: num('height-shift-range', 0, 0, 1),
+      shearRange: num('shear-range', 0, 0, 89),
+      // Keras: a single zoom_range r means [1 - r, 1 + r].
+      zoomRange: pair('zoom-range', [1, 1], (r) => [Math.max(0.01, 1 - r), 1 + r])!,
+      horizontalFlip: raw['horizontal-flip'] === true || raw['horizontal-flip'] === 'true',
+      brightnessRange: pair('brightness-range', undefined, (r) => [Math.max(0.01, 1 - r), 1 + r]),
+      fillMode: oneOf('fill-mode', ['nearest', 'constant', 'reflect', 'wrap'] as const, 'nearest'),
+      cval: num('cval', 0, 0, 255),
+    },
+    backend: oneOf('backend', ['auto', 'tfjs-node', 'wasm', 'cpu'] as const, 'auto'),
+    name: str('name', ''),
+  };
+}
+
+/** True when the spec asks for any augmentation at all. */
+export function augments(a: AugmentOptions): boolean {
+  return a.rotationRange > 0 || a.widthShiftRange > 0 || a.heightShiftRange > 0 || a.shearRange > 0 || a.zoomRange[0] !== 1 || a.zoomRange[1] !== 1 || a.horizontalFlip || !!a.brightnessRange;
+}

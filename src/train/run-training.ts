@@ -1,0 +1,210 @@
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import * as tf from '@tensorflow/tfjs';
+import { selectBackend } from '../model/backend';
+import type { PreprocessContract } from '../model/metadata';
+import { directorySaveHandler, METADATA_JSON, writeAtomically } from '../model/package-io';
+import { SELFTEST_DIR } from '../daemon/model-handoff';
+import { DatasetError } from '../util/errors';
+import { cv } from '../vision/cv';
+import { Preprocessor } from '../vision/preprocess';
+import { buildArchitecture } from './architectures';
+import { countsOf, findDataset, fingerprint } from './dataset';
+import { loadImages, type ImageSet } from './images';
+import { classMetrics, formatMetrics, type ClassMetrics } from './metrics';
+import { augments, type TrainingSpec } from './options';
+import { ProgressBar, formatSeconds } from './progress';
+import { writeReport, type Misclassified } from './report';
+import { argMax, fit, predictSet, type FitResult } from './trainer';
+import { registerWasmTrainingKernels } from './wasm-gradients';
+
+export interface TrainingOutcome {
+  fit: FitResult;
+  metrics: ClassMetrics;
+  packageDir: string;
+  reportFiles: string[];
+}
+
+/** The preprocessing a training spec means, written into the package for the daemon to follow. */
+export function contractOf(spec: TrainingSpec): PreprocessContract {
+  return { width: spec.width, height: spec.height, channels: spec.color === 'grayscale' ? 1 : 3, resizeMode: spec.resizeMode, colorOrder: 'rgb', range: [0, 1], invert: false, contrast: 'none' };
+}
+
+/**
+ * `edgesight train` from start to end: find and check the dataset (counts printed before any
+ * training), decode it, train with progress, then write the package (with self-test images the
+ * model gets right) and the report. SIGINT stops after the current batch and keeps the best
+ * epoch; a second SIGINT exits at once.
+ */
+export async function runTraining(spec: TrainingSpec, log: (line: string) => void = (l) => process.stderr.write(`${l}\n`)): Promise<TrainingOutcome> {
+  const files = findDataset(spec.data, spec.validationSplit, spec.seed);
+  if (spec.classMode === 'binary' && files.classes.length !== 2) throw new DatasetError(`--class-mode binary needs exactly two classes, ${spec.data} has ${files.classes.length} (${files.classes.join(', ')})`);
+  log(`dataset ${spec.data} (${files.layout === 'train-validation' ? 'train/ and validation/ folders' : `stratified split, ${Math.round(spec.validationSplit * 100)}% validation, seed ${spec.seed}`}):`);
+  for (const c of countsOf(files)) log(`  ${c.label.padEnd(20)} ${String(c.train).padStart(6)} train ${String(c.validation).padStart(6)} validation`);
+
+  const backend = await selectBackend(spec.backend);
+  if (backend.name === 'wasm') registerWasmTrainingKernels();
+  const contract = contractOf(spec);
+  const preprocessor = new Preprocessor(contract);
+  const loadedTrain = await loadImages(files.train, preprocessor);
+  const loadedValidation = await loadImages(files.validation, preprocessor);
+  const skipped = [...loadedTrain.skipped, ...loadedValidation.skipped];
+  if (skipped.length) {
+    log(`skipped ${skipped.length} image(s) that could not be read:`);
+    for (const s of skipped.slice(0, 50)) log(`  ${s.file}: ${s.reason}`);
+    if (skipped.length > 50) log(`  ... and ${skipped.length - 50} more`);
+  }
+  const train = loadedTrain.images;
+  const validation = loadedValidation.images;
+  // A class whose every image failed to decode is as empty as an empty folder.
+  files.classes.forEach((label, i) => {
+    if (!train.labels.includes(i)) throw new DatasetError(`dataset ${spec.data}: class '${label}' has no readable training images`);
+  });
+  if (validation.labels.length === 0) throw new DatasetError(`dataset ${spec.data}: no readable validation images (add more images or raise --validation-split)`);
+
+  const units = spec.classMode === 'binary' ? 1 : files.classes.length;
+  const model = buildArchitecture(spec.architecture, { height: spec.height, width: spec.width, channels: contract.channels, classes: units, seed: spec.seed, alpha: spec.alpha });
+  log(`model ${spec.architecture}: ${model.countParams().toLocaleString('en')} weights, input ${spec.width}x${spec.height}x${contract.channels}, ${units === 1 ? 'one sigmoid unit (binary)' : `${units}-way softmax`}; TF.js backend ${backend.name}; ${spec.optimizer} lr ${spec.learningRate}, batch ${spec.batchSize}, up to ${spec.epochs} epochs${augments(spec.augmentation) ? ', augmented' : ''}`);
+
+  let interrupts = 0;
+  const onSigint = () => {
+    interrupts++;
+    if (interrupts === 1) log('\nstopping after this batch; the best epoch so far is kept (Ctrl-C again to quit at once)');
+    else process.exit(130);
+  };
+  process.on('SIGINT', onSigint);
+  const bar = new ProgressBar(process.stderr, spec.epochs);
+  let result: FitResult;
+  try {
+    bar.startEpoch();
+    result = await fit(model, { train, validation }, preprocessor, units, {
+      epochs: spec.epochs,
+      batchSize: spec.batchSize,
+      optimizer: spec.optimizer,
+      learningRate: spec.learningRate,
+      patience: spec.patience,
+      lrPatience: spec.lrPatience,
+      lrFactor: spec.lrFactor,
+      minLearningRate: spec.minLearningRate,
+      seed: spec.seed,
+      augmentation: augments(spec.augmentation) ? spec.augmentation : undefined,
+    }, {
+      onBatch: (epoch, done, total, loss, acc) => bar.batch(epoch, done, total, loss, acc),
+      onEpoch: (r, improved) => {
+        bar.endEpoch(`epoch ${r.epoch}/${spec.epochs} loss ${r.loss.toFixed(4)} acc ${(r.accuracy * 100).toFixed(1)}% | val_loss ${r.valLoss.toFixed(4)} val_acc ${(r.valAccuracy * 100).toFixed(1)}% | lr ${r.learningRate.toPrecision(2)} | ${formatSeconds(r.seconds)}, ${r.samplesPerSecond.toFixed(0)} samples/s${improved ? ' | best so far' : ''}`);
+        bar.startEpoch();
+      },
+      shouldStop: () => interrupts > 0,
+    });
+  } finally {
+    process.off('SIGINT', onSigint);
+  }
+  if (result.history.length === 0) throw new DatasetError('training stopped before the first epoch ended: nothing to keep');
+  if (result.stoppedEarly) log(`early stop: no better validation loss for ${spec.patience} epochs`);
+  if (result.interrupted) log('interrupted');
+  log(`keeping epoch ${result.bestEpoch} (best validation loss ${result.history[result.bestEpoch - 1].valLoss.toFixed(4)})`);
+
+  const probabilities = predictSet(model, validation, preprocessor, spec.batchSize);
+  const predicted = new Int32Array(validation.labels.length);
+  const confidence = new Float32Array(validation.labels.length);
+  for (let i = 0; i < predicted.length; i++) {
+    if (units === 1) {
+      const p = probabilities[i];
+      predicted[i] = p >= 0.5 ? 1 : 0;
+      confidence[i] = p >= 0.5 ? p : 1 - p;
+    } else {
+      const row = probabilities.subarray(i * units, (i + 1) * units);
+      predicted[i] = argMax(row);
+      confidence[i] = row[predicted[i]];
+    }
+  }
+  const metrics = classMetrics(files.classes, validation.labels, predicted);
+  log(formatMetrics(metrics));
+
+  const packageDir = path.resolve(spec.out);
+  await exportPackage(model, packageDir, spec, contract, files, { train, validation }, result, metrics, predicted, confidence);
+  model.dispose();
+  const misclassified: Misclassified[] = [];
+  for (let i = 0; i < predicted.length && misclassified.length < 64; i++) {
+    if (predicted[i] === validation.labels[i]) continue;
+    misclassified.push({ pixels: validation.pixels[i], width: spec.width, height: spec.height, channels: contract.channels, colorOrder: 'rgb', file: path.relative(spec.data, validation.files[i]), truth: files.classes[validation.labels[i]], predicted: files.classes[predicted[i]], confidence: confidence[i] });
+  }
+  const reportFiles = writeReport(path.join(packageDir, 'report'), {
+    title: `edgesight training report: ${path.basename(packageDir)}`,
+    summary: [
+      ['dataset', `${path.resolve(spec.data)} (${files.classes.length} classes, ${train.labels.length} train / ${validation.labels.length} validation images${skipped.length ? `, ${skipped.length} unreadable skipped` : ''})`],
+      ['model', `${spec.architecture}, input ${spec.width}x${spec.height} ${spec.color}, ${spec.classMode}`],
+      ['training', `${spec.optimizer} lr ${spec.learningRate}, batch ${spec.batchSize}, ${result.history.length} of ${spec.epochs} epochs${result.stoppedEarly ? ' (early stop)' : ''}${result.interrupted ? ' (interrupted)' : ''}, kept epoch ${result.bestEpoch}`],
+      ['augmentation', augments(spec.augmentation) ? JSON.stringify(spec.augmentation) : 'none'],
+      ['created', new Date().toISOString()],
+    ],
+    counts: countsOf(files),
+    history: result.history,
+    bestEpoch: result.bestEpoch,
+    metrics,
+    misclassified,
+  });
+  log(`wrote the model package ${packageDir} and the report ${reportFiles[0]}`);
+  return { fit: result, metrics, packageDir, reportFiles };
+}
+
+async function exportPackage(
+  model: tf.LayersModel,
+  dir: string,
+  spec: TrainingSpec,
+  contract: PreprocessContract,
+  files: ReturnType<typeof findDataset>,
+  sets: { train: ImageSet; validation: ImageSet },
+  result: FitResult,
+  metrics: ClassMetrics,
+  predicted: Int32Array,
+  confidence: Float32Array,
+): Promise<void> {
+  fs.mkdirSync(dir, { recursive: true });
+  await model.save(directorySaveHandler(dir));
+  // Up to two validation images per class that the model gets right with confidence: the
+  // daemon classifies them before it swaps this package in, so a preprocessing mismatch is caught.
+  fs.rmSync(path.join(dir, SELFTEST_DIR), { recursive: true, force: true });
+  files.classes.forEach((label, c) => {
+    let taken = 0;
+    for (let i = 0; i < predicted.length && taken < 2; i++) {
+      if (sets.validation.labels[i] !== c || predicted[i] !== c || confidence[i] < 0.9) continue;
+      const source = sets.validation.files[i];
+      const target = path.join(dir, SELFTEST_DIR, label, `${taken}${path.extname(source).toLowerCase()}`);
+      fs.mkdirSync(path.dirname(target), { recursive: true });
+      fs.copyFileSync(source, target);
+      taken++;
+    }
+  });
+  const metadata = {
+    name: spec.name || path.basename(dir),
+    version: new Date().toISOString().slice(0, 19).replace(/[-:]/g, '').replace('T', '-'),
+    labels: files.classes,
+    preprocess: contract,
+    outputActivation: spec.classMode === 'binary' ? 'sigmoid' : 'softmax',
+    training: {
+      command: 'edgesight train',
+      architecture: spec.architecture,
+      options: { ...spec, data: path.resolve(spec.data), out: dir },
+      dataset: {
+        root: path.resolve(spec.data),
+        layout: files.layout,
+        counts: countsOf({ classes: files.classes, train: sets.train.files.map((f, i) => ({ file: f, label: sets.train.labels[i] })), validation: sets.validation.files.map((f, i) => ({ file: f, label: sets.validation.labels[i] })) }),
+        fingerprint: fingerprint(files),
+      },
+      metrics: { validationAccuracy: metrics.accuracy, perClass: metrics.perClass, confusion: metrics.confusion },
+      history: result.history,
+      bestEpoch: result.bestEpoch,
+      stoppedEarly: result.stoppedEarly,
+      interrupted: result.interrupted,
+      createdAt: new Date().toISOString(),
+      versions: { edgesight: packageVersion(), tfjs: tf.version.tfjs, backend: tf.getBackend(), opencv: `${cv.version.major}.${cv.version.minor}.${cv.version.revision}`, node: process.version },
+    },
+  };
+  writeAtomically(path.join(dir, METADATA_JSON), JSON.stringify(metadata, null, 2) + '\n');
+}
+
+function packageVersion(): string {
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  return (require('../../../package.json') as { version: string }).version;
+}

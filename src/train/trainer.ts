@@ -1,0 +1,202 @@
+import * as tf from '@tensorflow/tfjs';
+import { seededRandom } from '../util/random';
+import type { Preprocessor } from '../vision/preprocess';
+import type { AugmentOptions } from './augment';
+import { fillBatch, type ImageSet } from './images';
+
+export const OPTIMIZERS = ['adam', 'rmsprop', 'sgd'] as const;
+export type OptimizerName = (typeof OPTIMIZERS)[number];
+
+export interface FitOptions {
+  epochs: number;
+  batchSize: number;
+  optimizer: OptimizerName;
+  learningRate: number;
+  /** Early stopping: epochs without a better validation loss before training stops (0: never). */
+  patience: number;
+  /** Reduce the learning rate by `lrFactor` after this many epochs without improvement (0: never). */
+  lrPatience: number;
+  lrFactor: number;
+  minLearningRate: number;
+  seed: number;
+  /** Applied to the training split only, afresh every epoch. */
+  augmentation?: AugmentOptions;
+}
+
+export interface EpochRecord {
+  epoch: number;
+  loss: number;
+  accuracy: number;
+  valLoss: number;
+  valAccuracy: number;
+  learningRate: number;
+  seconds: number;
+  samplesPerSecond: number;
+}
+
+export interface FitHooks {
+  onBatch?(epoch: number, batch: number, batches: number, loss: number, accuracy: number): void;
+  onEpoch?(record: EpochRecord, improved: boolean): void | Promise<void>;
+  /** Polled after every batch: true stops training (Ctrl-C) and keeps the best weights. */
+  shouldStop?(): boolean;
+}
+
+export interface FitResult {
+  history: EpochRecord[];
+  /** 1-based epoch whose weights the model holds at the end (the best validation loss). */
+  bestEpoch: number;
+  stoppedEarly: boolean;
+  interrupted: boolean;
+}
+
+/**
+ * The training loop: shuffled, augmented batches built in preallocated arrays; validation after
+ * every epoch; the best weights by validation loss kept in memory and put back at the end (Keras'
+ * ModelCheckpoint(save_best_only) + EarlyStopping(restore_best_weights) + ReduceLROnPlateau).
+ * `units` is the output layer's size: 1 for one sigmoid unit (binary), else one-hot targets.
+ */
+export async function fit(model: tf.LayersModel, data: { train: ImageSet; validation: ImageSet }, preprocessor: Preprocessor, units: number, options: FitOptions, hooks: FitHooks = {}): Promise<FitResult> {
+  const optimizer = makeOptimizer(options.optimizer, options.learningRate);
+  model.compile({ optimizer, loss: units === 1 ? 'binaryCrossentropy' : 'categoricalCrossentropy', metrics: ['accuracy'] });
+  const random = seededRandom(options.seed);
+  const per = preprocessor.elements;
+  const { height, width, channels } = preprocessor.contract;
+  const xs = new Float32Array(options.batchSize * per);
+  const ys = new Float32Array(options.batchSize * units);
+  const order = Int32Array.from(data.train.labels, (_, i) => i);
+  const batches = Math.ceil(order.length / options.batchSize);
+  const history: EpochRecord[] = [];
+  let best: { loss: number; epoch: number; weights: tf.Tensor[] } | undefined;
+  let learningRate = options.learningRate;
+  let sinceImprovement = 0;
+  let sinceReduction = 0;
+  let stoppedEarly = false;
+  let interrupted = false;
+
+  for (let epoch = 1; epoch <= options.epochs && !interrupted; epoch++) {
+    const started = performance.now();
+    shuffle(order, random);
+    let lossSum = 0;
+    let correctSum = 0;
+    let seen = 0;
+    for (let b = 0; b < batches; b++) {
+      const start = b * options.batchSize;
+      const count = Math.min(options.batchSize, order.length - start);
+      fillBatch(data.train, order, start, count, preprocessor, { units }, xs, ys, options.augmentation ? { options: options.augmentation, random } : undefined);
+      const x = tf.tensor4d(xs.subarray(0, count * per), [count, height, width, channels]);
+      const y = tf.tensor2d(ys.subarray(0, count * units), [count, units]);
+      const [loss, accuracy] = (await model.trainOnBatch(x, y)) as number[];
+      tf.dispose([x, y]);
+      lossSum += loss * count;
+      correctSum += accuracy * count;
+      seen += count;
+      hooks.onBatch?.(epoch, b + 1, batches, lossSum / seen, correctSum / seen);
+      // trainOnBatch settles through microtasks only; without a turn of the event loop a signal
+      // (Ctrl-C) would never be delivered, nor the progress bar flushed.
+      await new Promise<void>((resolve) => setImmediate(resolve));
+      if (hooks.shouldStop?.()) {
+        interrupted = true;
+        break;
+      }
+    }
+    if (interrupted && seen < order.length) break; // a half epoch is not a result
+    const seconds = (performance.now() - started) / 1000;
+    const val = evaluateSet(model, data.validation, preprocessor, units, options.batchSize);
+    const record: EpochRecord = { epoch, loss: lossSum / seen, accuracy: correctSum / seen, valLoss: val.loss, valAccuracy: val.accuracy, learningRate, seconds, samplesPerSecond: seen / seconds };
+    history.push(record);
+    const improved = !best || record.valLoss < best.loss - 1e-4;
+    if (improved) {
+      best?.weights.forEach((w) => w.dispose());
+      best = { loss: record.valLoss, epoch, weights: model.getWeights().map((w) => w.clone()) };
+      sinceImprovement = 0;
+      sinceReduction = 0;
+    } else {
+      sinceImprovement++;
+      sinceReduction++;
+    }
+    await hooks.onEpoch?.(record, improved);
+    if (options.lrPatience > 0 && sinceReduction >= options.lrPatience && learningRate > options.minLearningRate) {
+      learningRate = Math.max(options.minLearningRate, learningRate * options.lrFactor);
+      setLearningRate(optimizer, learningRate);
+      sinceReduction = 0;
+    }
+    if (options.patience > 0 && sinceImprovement >= options.patience) {
+      stoppedEarly = true;
+      break;
+    }
+  }
+  if (best) {
+    model.setWeights(best.weights);
+    best.weights.forEach((w) => w.dispose());
+  }
+  return { history, bestEpoch: best?.epoch ?? 0, stoppedEarly, interrupted };
+}
+
+/** Loss and accuracy over a whole set, in batches (nothing augmented). */
+export function evaluateSet(model: tf.LayersModel, set: ImageSet, preprocessor: Preprocessor, units: number, batchSize: number): { loss: number; accuracy: number } {
+  const probabilities = predictSet(model, set, preprocessor, batchSize);
+  let loss = 0;
+  let correct = 0;
+  const eps = 1e-7;
+  for (let i = 0; i < set.labels.length; i++) {
+    const label = set.labels[i];
+    if (units === 1) {
+      const p = Math.min(1 - eps, Math.max(eps, probabilities[i]));
+      loss -= label === 1 ? Math.log(p) : Math.log(1 - p);
+      if ((p >= 0.5 ? 1 : 0) === label) correct++;
+    } else {
+      const row = probabilities.subarray(i * units, (i + 1) * units);
+      loss -= Math.log(Math.max(eps, row[label]));
+      if (argMax(row) === label) correct++;
+    }
+  }
+  const n = Math.max(1, set.labels.length);
+  return { loss: loss / n, accuracy: correct / n };
+}
+
+/** The model's outputs for every image of a set, row after row. */
+export function predictSet(model: tf.LayersModel, set: ImageSet, preprocessor: Preprocessor, batchSize: number): Float32Array {
+  const units = (model.outputs[0].shape[1] as number) ?? 1;
+  const per = preprocessor.elements;
+  const { height, width, channels } = preprocessor.contract;
+  const xs = new Float32Array(batchSize * per);
+  const ys = new Float32Array(batchSize * units);
+  const order = Int32Array.from(set.labels, (_, i) => i);
+  const out = new Float32Array(set.labels.length * units);
+  for (let start = 0; start < order.length; start += batchSize) {
+    const count = Math.min(batchSize, order.length - start);
+    fillBatch(set, order, start, count, preprocessor, { units }, xs, ys);
+    const y = tf.tidy(() => model.predict(tf.tensor4d(xs.subarray(0, count * per), [count, height, width, channels])) as tf.Tensor);
+    out.set(y.dataSync(), start * units);
+    y.dispose();
+  }
+  return out;
+}
+
+export function argMax(row: ArrayLike<number>): number {
+  let best = 0;
+  for (let i = 1; i < row.length; i++) if (row[i] > row[best]) best = i;
+  return best;
+}
+
+function makeOptimizer(name: OptimizerName, learningRate: number): tf.Optimizer {
+  if (name === 'rmsprop') return tf.train.rmsprop(learningRate);
+  if (name === 'sgd') return tf.train.sgd(learningRate);
+  return tf.train.adam(learningRate);
+}
+
+function setLearningRate(optimizer: tf.Optimizer, learningRate: number): void {
+  // SGD caches its rate as a scalar; Adam and RMSProp read the field at every step.
+  const o = optimizer as unknown as { learningRate: number; setLearningRate?: (lr: number) => void };
+  if (o.setLearningRate) o.setLearningRate(learningRate);
+  else o.learningRate = learningRate;
+}
+
+function shuffle(order: Int32Array, random: () => number): void {
+  for (let i = order.length - 1; i > 0; i--) {
+    const j = Math.floor(random() * (i + 1));
+    const t = order[i];
+    order[i] = order[j];
+    order[j] = t;
+  }
+}
