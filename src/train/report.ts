@@ -74,10 +74,10 @@ body{font:15px/1.45 system-ui,sans-serif;margin:2rem auto;max-width:1100px;paddi
 h1{font-size:1.5rem}h2{font-size:1.15rem;margin-top:2rem}
 table{border-collapse:collapse;margin:.5rem 0}td,th{border:1px solid #ddd;padding:.25rem .6rem;text-align:right}td:first-child,th:first-child{text-align:left}
 .charts{display:flex;flex-wrap:wrap;gap:1rem}svg{background:#fff;border:1px solid #ddd}img{max-width:100%;border:1px solid #ddd}
-.legend span{display:inline-block;width:1.2em;height:.3em;vertical-align:middle;margin:0 .3em 0 1em}
+.facts td{text-align:left}.legend span{display:inline-block;width:1.2em;height:.3em;vertical-align:middle;margin:0 .3em 0 1em}
 </style></head><body>
 <h1>${esc(r.title)}</h1>
-<table>${rows(r.summary.map(([k, v]) => [esc(k), esc(v)]))}</table>
+<table class="facts">${rows(r.summary.map(([k, v]) => [esc(k), esc(v)]))}</table>
 <h2>Dataset</h2>
 <table><tr><th>class</th><th>train</th><th>validation</th></tr>${rows(r.counts.map((c) => [esc(c.label), String(c.train), String(c.validation)]))}</table>
 <h2>Learning curves</h2>
