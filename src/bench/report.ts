@@ -72,11 +72,15 @@ export function buildReport(run: BenchRun, method: string, sysbenchEventsPerSeco
     goals.push({ goal: 'default model at 30 fps input: every frame classified', value: `${paced.classified} of ${paced.captured} captured, ${paced.dropped} dropped`, met: paced.dropped === 0 && paced.classified >= paced.captured - 1 });
     goals.push({ goal: 'default model at 30 fps: capture-to-client latency p95 < 30 ms', value: paced.latency ? `median ${paced.latency.median} ms, p95 ${paced.latency.p95} ms` : 'no frames', met: !!paced.latency && paced.latency.p95 < 30 });
   }
-  const one = find(run, 'default', 2, 'unthrottled', '1+slow');
-  const ten = find(run, 'default', 2, 'unthrottled', '10+slow');
+  // Fan-out is measured with the daemon on one core and the ten clients on the other, as phones
+  // would be elsewhere; on two shared cores the clients' decoding is counted against the daemon.
+  const one = find(run, 'default', 1, 'unthrottled', '1+slow');
+  const ten = find(run, 'default', 1, 'unthrottled', '10+slow');
   if (one && ten) {
     const cost = (1 - ten.fps / one.fps) * 100;
-    goals.push({ goal: '10 viewers cost < 10% of throughput compared with 1', value: `${one.fps.toFixed(1)} -> ${ten.fps.toFixed(1)} fps (${cost.toFixed(1)}%)`, met: cost < 10 });
+    const shared = [find(run, 'default', 2, 'unthrottled', '1+slow'), find(run, 'default', 2, 'unthrottled', '10+slow')];
+    const sharedText = shared[0] && shared[1] ? `; with the clients sharing its 2 cores ${shared[0].fps.toFixed(1)} -> ${shared[1].fps.toFixed(1)} fps (${((1 - shared[1].fps / shared[0].fps) * 100).toFixed(1)}%)` : '';
+    goals.push({ goal: '10 viewers cost < 10% of throughput compared with 1 (daemon on its own core)', value: `${one.fps.toFixed(1)} -> ${ten.fps.toFixed(1)} fps (${cost.toFixed(1)}%)${sharedText}`, met: cost < 10 });
   }
   const alone = find(run, 'default', 2, '30fps', '1');
   const withSlow = find(run, 'default', 2, '30fps', '1+slow');

@@ -86,6 +86,8 @@ describe('benchmark', () => {
         scenario({ pacing: '30fps', viewers: '1+slow', fps: 30 }),
         scenario({ cores: 1, viewers: '0', fps: 300, encoded: 0, latency: null }),
         scenario({ cores: 1, fps: 190, tensorsEnd: 9, rssSteadyMB: 260 }),
+        scenario({ cores: 1, viewers: '1+slow', fps: 190 }),
+        scenario({ cores: 1, viewers: '10+slow', fps: 160 }),
       ],
       references: [
         { model: 'default', clip: '640x480', cores: 2, fps: 160, frames: 900, stagesMs: {} },
@@ -100,7 +102,7 @@ describe('benchmark', () => {
     assert.equal(met['default: throughput >= 1.2x the reference on 1 core(s)'], false);
     assert.equal(met['default model at 30 fps input: every frame classified'], false);
     assert.equal(met['default model at 30 fps: capture-to-client latency p95 < 30 ms'], false);
-    assert.equal(met['10 viewers cost < 10% of throughput compared with 1'], false); // 390 -> 330 is 15%
+    assert.equal(met['10 viewers cost < 10% of throughput compared with 1 (daemon on its own core)'], false); // 190 -> 160 is 16%
     assert.equal(met['with 0 viewers no frame is encoded'], true);
     assert.equal(met['steady RSS with the default model < 250 MB'], false);
     assert.equal(met['tensor count flat'], false);
