@@ -15,6 +15,7 @@ import { registerWasmTrainingKernels } from '../../src/train/wasm-gradients';
 import { cv } from '../../src/vision/cv';
 import { Preprocessor } from '../../src/vision/preprocess';
 import { writeShapesDataset } from '../helpers/datasets';
+import { json, startTestDaemon, waitUntil } from '../helpers/daemon';
 import { cliPath, runCliAsync, tempDir } from '../helpers/fixtures';
 
 interface Metadata {
@@ -94,6 +95,26 @@ describe('edgesight train and evaluate', function () {
     const gm = readMetadata(gray);
     assert.equal(gm.preprocess.channels, 1);
     assert.ok(gm.training.metrics.validationAccuracy > 0.45, `grayscale compact accuracy ${gm.training.metrics.validationAccuracy} (chance: 0.33)`);
+  });
+
+  it('the trained package runs in the daemon: deployed with its self-test images, it serves the next frames', async () => {
+    const out = path.join(root, 'model3');
+    const meta = readMetadata(out) as Metadata & { name: string; version: string };
+    const selftest = path.join(out, 'selftest');
+    assert.ok(fs.existsSync(selftest) && fs.readdirSync(selftest).length >= 1, 'self-test images were exported');
+    const d = await startTestDaemon();
+    try {
+      const result = await runCliAsync(['deploy', out, '--to', d.base, '--token', d.token]);
+      assert.equal(result.code, 0, result.stderr);
+      assert.match(result.stdout, new RegExp(`now serving ${meta.name} ${meta.version} \\(3 labels\\)`));
+      const seen = await waitUntil('a frame classified by the new model', async () => {
+        const latest = (await json(fetch(`${d.base}/api/predictions/latest`, { headers: d.authHeaders }))) as { topk: Array<{ label: string }> };
+        return latest.topk.every((t) => ['circle', 'square', 'triangle'].includes(t.label)) ? latest.topk : undefined;
+      });
+      assert.ok(seen);
+    } finally {
+      await d.stop();
+    }
   });
 
   it('preprocesses exactly as the daemon does: training-path and Classifier predictions are identical', async () => {
