@@ -202,28 +202,13 @@ function depthwiseBackpropFilter({ inputs, backend, attrs }: DepthwiseArgs): tf.
   const dyv = backend.typedArrayFromHeap(inputs.dy);
   dW.fill(0);
   const M = i.multiplier;
-  for (let b = 0; b < i.batchSize; b++) {
-    for (let oy = 0; oy < i.outHeight; oy++) {
-      for (let kh = 0; kh < i.filterHeight; kh++) {
-        const iy = oy * i.strideHeight + kh * i.dilationHeight - i.padInfo.top;
-        if (iy < 0 || iy >= i.inHeight) continue;
-        for (let ox = 0; ox < i.outWidth; ox++) {
-          const dyBase = ((b * i.outHeight + oy) * i.outWidth + ox) * i.outChannels;
-          for (let kw = 0; kw < i.filterWidth; kw++) {
-            const ix = ox * i.strideWidth + kw * i.dilationWidth - i.padInfo.left;
-            if (ix < 0 || ix >= i.inWidth) continue;
-            const xBase = ((b * i.inHeight + iy) * i.inWidth + ix) * i.inChannels;
-            const wBase = (kh * i.filterWidth + kw) * i.inChannels * M;
-            for (let c = 0; c < i.inChannels; c++) {
-              const xval = xv[xBase + c];
-              if (xval === 0) continue;
-              for (let m = 0; m < M; m++) dW[wBase + c * M + m] += xval * dyv[dyBase + c * M + m];
-            }
-          }
-        }
-      }
+  forEachTap(i, (xBase, wBase, dyBase) => {
+    for (let c = 0; c < i.inChannels; c++) {
+      const xval = xv[xBase + c];
+      if (xval === 0) continue;
+      for (let m = 0; m < M; m++) dW[wBase + c * M + m] += xval * dyv[dyBase + c * M + m];
     }
-  }
+  });
   return out;
 }
 
@@ -238,29 +223,38 @@ function depthwiseBackpropInput({ inputs, backend, attrs }: DepthwiseArgs): tf.T
   const dyv = backend.typedArrayFromHeap(inputs.dy);
   dx.fill(0);
   const M = i.multiplier;
+  forEachTap(i, (xBase, wBase, dyBase) => {
+    for (let c = 0; c < i.inChannels; c++) {
+      let sum = 0;
+      for (let m = 0; m < M; m++) sum += dyv[dyBase + c * M + m] * wv[wBase + c * M + m];
+      dx[xBase + c] += sum;
+    }
+  });
+  return out;
+}
+
+/**
+ * Every (input pixel, filter tap, output pixel) triple of a convolution that lies inside the
+ * input, as the offsets of its channel runs in x (NHWC), the filter and dy: the walk both
+ * depthwise gradients share; they differ only in what they do with the channels.
+ */
+function forEachTap(i: ReturnType<typeof depthwiseInfo>, visit: (xBase: number, wBase: number, dyBase: number) => void): void {
   for (let b = 0; b < i.batchSize; b++) {
     for (let oy = 0; oy < i.outHeight; oy++) {
       for (let kh = 0; kh < i.filterHeight; kh++) {
-        const iy = oy * i.strideHeight + kh * i.dilationHeight - i.padInfo.top;
+        const iy = oy * i.strideHeight + kh - i.padInfo.top;
         if (iy < 0 || iy >= i.inHeight) continue;
         for (let ox = 0; ox < i.outWidth; ox++) {
           const dyBase = ((b * i.outHeight + oy) * i.outWidth + ox) * i.outChannels;
           for (let kw = 0; kw < i.filterWidth; kw++) {
-            const ix = ox * i.strideWidth + kw * i.dilationWidth - i.padInfo.left;
+            const ix = ox * i.strideWidth + kw - i.padInfo.left;
             if (ix < 0 || ix >= i.inWidth) continue;
-            const xBase = ((b * i.inHeight + iy) * i.inWidth + ix) * i.inChannels;
-            const wBase = (kh * i.filterWidth + kw) * i.inChannels * M;
-            for (let c = 0; c < i.inChannels; c++) {
-              let sum = 0;
-              for (let m = 0; m < M; m++) sum += dyv[dyBase + c * M + m] * wv[wBase + c * M + m];
-              dx[xBase + c] += sum;
-            }
+            visit(((b * i.inHeight + iy) * i.inWidth + ix) * i.inChannels, (kh * i.filterWidth + kw) * i.inChannels * i.multiplier, dyBase);
           }
         }
       }
     }
   }
-  return out;
 }
 
 interface MaxPoolGradArgs {
