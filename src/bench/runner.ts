@@ -13,7 +13,6 @@ import { BenchViewer } from './viewer';
 
 export interface BenchModel {
   id: 'default' | 'seed-cnn-150';
-  title: string;
   dir: string;
   reference: ReferenceKind;
 }
@@ -109,8 +108,8 @@ export async function runBench(options: BenchOptions): Promise<BenchRun> {
     await selectBackend('auto');
     await writeSeedCnnPackage(seedDir);
     const models: BenchModel[] = [
-      { id: 'default', title: 'default model (28x28 gray)', dir: path.join(options.root, 'models', 'default'), reference: 'digits' },
-      { id: 'seed-cnn-150', title: 'seed-cnn 150x150 RGB', dir: seedDir, reference: 'rgb150' },
+      { id: 'default', dir: path.join(options.root, 'models', 'default'), reference: 'digits' },
+      { id: 'seed-cnn-150', dir: seedDir, reference: 'rgb150' },
     ];
     const scenarios: ScenarioResult[] = [];
     const plans: Array<{ cores: number; pacing: Pacing; viewers: ViewerPlan[] }> = [
@@ -292,20 +291,16 @@ export class AgentProcess {
     });
   }
 
-  async stop(): Promise<void> {
-    if (this.child.exitCode !== null) return;
-    const exited = new Promise((resolve) => this.child.once('exit', resolve));
-    if (this.child.connected) this.child.send({ type: 'stop' } satisfies AgentRequest);
-    const timer = setTimeout(() => this.child.kill('SIGKILL'), 10_000);
-    await exited;
-    clearTimeout(timer);
+  stop(): Promise<void> {
+    return stopChild(this.child, () => this.child.connected && this.child.send({ type: 'stop' } satisfies AgentRequest));
   }
 }
 
-async function stopChild(child: ChildProcess): Promise<void> {
+/** Asks a child to stop (SIGTERM unless `ask` is given), kills it after 10 s, and waits for its exit. */
+async function stopChild(child: ChildProcess, ask: () => void = () => child.kill('SIGTERM')): Promise<void> {
   if (child.exitCode !== null) return;
   const exited = new Promise((resolve) => child.once('exit', resolve));
-  child.kill('SIGTERM');
+  ask();
   const timer = setTimeout(() => child.kill('SIGKILL'), 10_000);
   await exited;
   clearTimeout(timer);

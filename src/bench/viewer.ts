@@ -6,6 +6,15 @@ interface FrameMeta {
   sentAt: number;
 }
 
+/** Resolves on connect, rejects with the server's reason on connect_error. */
+export function whenConnected(socket: Socket): Promise<void> {
+  return new Promise((resolve, reject) => {
+    if (socket.connected) return resolve();
+    socket.once('connect', () => resolve());
+    socket.once('connect_error', (err) => reject(err));
+  });
+}
+
 /**
  * A dashboard viewer as the benchmark sees it: a real socket.io client on loopback that
  * acknowledges each frame at once (a fast viewer) or after `ackDelayMs` (a phone on a bad
@@ -30,11 +39,7 @@ export class BenchViewer {
   }
 
   connected(): Promise<void> {
-    return new Promise((resolve, reject) => {
-      if (this.socket.connected) return resolve();
-      this.socket.once('connect', () => resolve());
-      this.socket.once('connect_error', (err) => reject(err));
-    });
+    return whenConnected(this.socket);
   }
 
   reset(): void {

@@ -7,7 +7,7 @@ import { findDataset } from '../train/dataset';
 import { classMetrics, formatMetrics } from '../train/metrics';
 import { DatasetError, errorMessage, UsageError } from '../util/errors';
 import { cv } from '../vision/cv';
-import { parseCommandArgs } from './options';
+import { backendOption, parseCommandArgs } from './options';
 
 /**
  * `edgesight evaluate --model DIR --data DIR [--json]`: every image of a dataset folder (its
@@ -17,9 +17,7 @@ import { parseCommandArgs } from './options';
 export async function main(argv: string[]): Promise<number> {
   const { values } = parseCommandArgs('evaluate', argv, { model: { type: 'string' }, data: { type: 'string' }, json: { type: 'boolean' }, backend: { type: 'string' } } as const);
   if (!values.model || !values.data) throw new UsageError('evaluate: give --model DIR (a model package) and --data DIR (one folder of images per class)');
-  const backendArg = values.backend ?? 'auto';
-  if (!['auto', 'tfjs-node', 'wasm', 'cpu'].includes(backendArg)) throw new UsageError(`evaluate: --backend must be one of auto, tfjs-node, wasm, cpu, got '${backendArg}'`);
-  await selectBackend(backendArg as 'auto');
+  await selectBackend(backendOption('evaluate', values.backend));
   const loaded = await loadModelPackage(resolveModelDir(values.model));
   const classifier = new Classifier(loaded);
   const labels = loaded.metadata.labels;

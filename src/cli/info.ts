@@ -2,14 +2,12 @@ import { resolveModelDir } from '../model/open-model';
 import { selectBackend } from '../model/backend';
 import { loadModelPackage } from '../model/model-package';
 import { UsageError } from '../util/errors';
-import { parseCommandArgs } from './options';
+import { backendOption, parseCommandArgs } from './options';
 
 export async function main(argv: string[]): Promise<number> {
   const { values, positionals } = parseCommandArgs('info', argv, { json: { type: 'boolean' }, backend: { type: 'string' } } as const);
   if (positionals.length !== 1) throw new UsageError('info: give one model package directory: edgesight info MODEL_DIR');
-  const backendArg = values.backend ?? 'auto';
-  if (!['auto', 'tfjs-node', 'wasm', 'cpu'].includes(backendArg)) throw new UsageError(`info: --backend must be one of auto, tfjs-node, wasm, cpu, got '${backendArg}'`);
-  const backend = await selectBackend(backendArg as 'auto');
+  const backend = await selectBackend(backendOption('info', values.backend));
   const loaded = await loadModelPackage(resolveModelDir(positionals[0]));
   const m = loaded.metadata;
   const report = {

@@ -1,6 +1,7 @@
 import { parseArgs } from 'node:util';
 import { loadConfig } from '../config/load';
 import type { Config, ConfigKey } from '../config/schema';
+import { BACKEND_PREFERENCES, type BackendPreference } from '../model/backend-preference';
 import { UsageError } from '../util/errors';
 
 /** Options every command that reads the config understands; shortcuts map onto config keys. */
@@ -35,6 +36,13 @@ const SHORTCUTS: Record<string, ConfigKey> = {
 type ParseArgsConfig = Parameters<typeof parseArgs>[0] & object;
 
 /** parseArgs with errors turned into a UsageError that names the command. */
+/** A command's --backend value, checked (a command that loads a model without the full config). */
+export function backendOption(command: string, value: string | undefined): BackendPreference {
+  const preference = value ?? 'auto';
+  if (!(BACKEND_PREFERENCES as readonly string[]).includes(preference)) throw new UsageError(`${command}: --backend must be one of ${BACKEND_PREFERENCES.join(', ')}, got '${preference}'`);
+  return preference as BackendPreference;
+}
+
 export function parseCommandArgs<O extends NonNullable<ParseArgsConfig['options']>>(command: string, argv: string[], options: O) {
   try {
     return parseArgs({ args: argv, options, allowPositionals: true, strict: true });

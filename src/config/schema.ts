@@ -1,3 +1,4 @@
+import { BACKEND_PREFERENCES } from '../model/backend-preference';
 import { booleanField, enumField, integerField, numberField, secretField, stringField, type Field } from './fields';
 
 /**
@@ -43,7 +44,7 @@ export const configSchema = {
   'demo.seed': integerField(1, 0, 2 ** 31 - 1, 'Seed of the demo scene (which digits, how they move).'),
 
   'model.path': stringField('models/default', 'Model package directory (model.json + weights + metadata.json).'),
-  'model.backend': enumField('auto', ['auto', 'tfjs-node', 'wasm', 'cpu'] as const, 'TensorFlow.js backend; auto picks tfjs-node when installed, else wasm, else cpu.'),
+  'model.backend': enumField('auto', BACKEND_PREFERENCES, 'TensorFlow.js backend; auto picks tfjs-node when installed, else wasm, else cpu.'),
 
   'decision.topK': integerField(3, 1, 100, 'How many ranked labels are reported and drawn.'),
   'decision.threshold': numberField(0.5, 0, 1, 'Below this confidence the decision is "uncertain".'),

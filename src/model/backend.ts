@@ -1,6 +1,7 @@
 import * as tf from '@tensorflow/tfjs';
+import type { BackendPreference } from './backend-preference';
 
-export type BackendPreference = 'auto' | 'tfjs-node' | 'wasm' | 'cpu';
+export type { BackendPreference } from './backend-preference';
 export type BackendName = 'tensorflow' | 'wasm' | 'cpu';
 
 export interface BackendChoice {

@@ -30,11 +30,13 @@ export class Classifier {
   }
 
   classify(frame: Mat): Classification {
-    const t0 = performance.now();
-    const input = this.preprocessor.run(frame);
-    const t1 = performance.now();
-    this.scoresFor(input);
-    return { scores: this.scores, preprocessMs: t1 - t0, inferMs: performance.now() - t1 };
+    const started = performance.now();
+    const small = this.preprocessor.shrink(frame);
+    try {
+      return this.classifyShrunk(small, performance.now() - started);
+    } finally {
+      small.release();
+    }
   }
 
   /**

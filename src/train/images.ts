@@ -33,7 +33,8 @@ export async function loadImages(files: LabelledFile[], preprocessor: Preprocess
       if (mat.empty) throw new Error('not an image OpenCV can decode');
       const small = preprocessor.shrink(mat);
       mat.release();
-      kept.push({ file, label, pixels: new Uint8Array(small.getData()) });
+      // getData() copies the pixels into a fresh Buffer (a Uint8Array): keep that one.
+      kept.push({ file, label, pixels: small.getData() });
       small.release();
     } catch (err) {
       skipped.push({ file, reason: errorMessage(err) || 'cannot be decoded' });

@@ -150,9 +150,16 @@ function drawCurves(history: EpochRecord[]): Mat {
 
 function hconcat(a: Mat, b: Mat): Mat {
   const out = new cv.Mat(Math.max(a.rows, b.rows), a.cols + b.cols, cv.CV_8UC3, [255, 255, 255]);
-  a.copyTo(out.getRegion(new cv.Rect(0, 0, a.cols, a.rows)));
-  b.copyTo(out.getRegion(new cv.Rect(a.cols, 0, b.cols, b.rows)));
+  paste(a, out, 0, 0);
+  paste(b, out, a.cols, 0);
   return out;
+}
+
+/** Copies `picture` into `canvas` with its top-left corner at (x, y). */
+function paste(picture: Mat, canvas: Mat, x: number, y: number): void {
+  const region = canvas.getRegion(new cv.Rect(x, y, picture.cols, picture.rows));
+  picture.copyTo(region);
+  region.release();
 }
 
 function drawConfusion(m: ClassMetrics): Mat {
@@ -199,7 +206,7 @@ function drawMisclassified(items: Misclassified[]): Mat {
     picture.release();
     picture = colour.resize(tile - 8, tile - 8, 0, 0, item.width < tile / 2 ? cv.INTER_NEAREST : cv.INTER_AREA);
     colour.release();
-    picture.copyTo(img.getRegion(new cv.Rect(x + 4, y + 4, tile - 8, tile - 8)));
+    paste(picture, img, x + 4, y + 4);
     picture.release();
     img.putText(`true ${item.truth}`.slice(0, 16), new cv.Point2(x + 4, y + tile + 12), cv.FONT_HERSHEY_SIMPLEX, 0.38, new cv.Vec3(0, 120, 0), 1);
     img.putText(`pred ${item.predicted} ${Math.round(item.confidence * 100)}%`.slice(0, 18), new cv.Point2(x + 4, y + tile + 27), cv.FONT_HERSHEY_SIMPLEX, 0.38, new cv.Vec3(0, 0, 190), 1);

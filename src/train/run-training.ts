@@ -15,7 +15,7 @@ import { classMetrics, formatMetrics, type ClassMetrics } from './metrics';
 import { augments, type TrainingSpec } from './options';
 import { ProgressBar, formatSeconds } from './progress';
 import { writeReport, type Misclassified } from './report';
-import { argMax, fit, predictSet, type FitResult } from './trainer';
+import { fit, predictSet, topClasses, type FitResult } from './trainer';
 import { registerWasmTrainingKernels } from './wasm-gradients';
 
 export interface TrainingOutcome {
@@ -104,25 +104,12 @@ export async function runTraining(spec: TrainingSpec, log: (line: string) => voi
   if (result.interrupted) log('interrupted');
   log(`keeping epoch ${result.bestEpoch} (best validation loss ${result.history[result.bestEpoch - 1].valLoss.toFixed(4)})`);
 
-  const probabilities = predictSet(model, validation, preprocessor, spec.batchSize);
-  const predicted = new Int32Array(validation.labels.length);
-  const confidence = new Float32Array(validation.labels.length);
-  for (let i = 0; i < predicted.length; i++) {
-    if (units === 1) {
-      const p = probabilities[i];
-      predicted[i] = p >= 0.5 ? 1 : 0;
-      confidence[i] = p >= 0.5 ? p : 1 - p;
-    } else {
-      const row = probabilities.subarray(i * units, (i + 1) * units);
-      predicted[i] = argMax(row);
-      confidence[i] = row[predicted[i]];
-    }
-  }
+  const { predicted, confidence } = topClasses(predictSet(model, validation, preprocessor, spec.batchSize), units);
   const metrics = classMetrics(files.classes, validation.labels, predicted);
   log(formatMetrics(metrics));
 
   const packageDir = path.resolve(spec.out);
-  await exportPackage(model, packageDir, spec, contract, files, { train, validation }, result, metrics, predicted, confidence);
+  await exportPackage(model, packageDir, { spec, contract, files, sets: { train, validation }, result, metrics, predicted, confidence });
   model.dispose();
   const misclassified: Misclassified[] = [];
   for (let i = 0; i < predicted.length && misclassified.length < 64; i++) {
@@ -148,18 +135,20 @@ export async function runTraining(spec: TrainingSpec, log: (line: string) => voi
   return { fit: result, metrics, packageDir, reportFiles };
 }
 
-async function exportPackage(
-  model: tf.LayersModel,
-  dir: string,
-  spec: TrainingSpec,
-  contract: PreprocessContract,
-  files: ReturnType<typeof findDataset>,
-  sets: { train: ImageSet; validation: ImageSet },
-  result: FitResult,
-  metrics: ClassMetrics,
-  predicted: Int32Array,
-  confidence: Float32Array,
-): Promise<void> {
+/** What a training run knows, for the package's metadata and self-test images. */
+interface TrainingRecord {
+  spec: TrainingSpec;
+  contract: PreprocessContract;
+  files: ReturnType<typeof findDataset>;
+  sets: { train: ImageSet; validation: ImageSet };
+  result: FitResult;
+  metrics: ClassMetrics;
+  /** Per validation image: the class the kept model predicts, and its probability. */
+  predicted: Int32Array;
+  confidence: Float32Array;
+}
+
+async function exportPackage(model: tf.LayersModel, dir: string, { spec, contract, files, sets, result, metrics, predicted, confidence }: TrainingRecord): Promise<void> {
   fs.mkdirSync(dir, { recursive: true });
   await model.save(directorySaveHandler(dir));
   // Up to two validation images per class that the model gets right with confidence: the

@@ -135,23 +135,38 @@ export async function fit(model: tf.LayersModel, data: { train: ImageSet; valida
 /** Loss and accuracy over a whole set, in batches (nothing augmented). */
 export function evaluateSet(model: tf.LayersModel, set: ImageSet, preprocessor: Preprocessor, units: number, batchSize: number): { loss: number; accuracy: number } {
   const probabilities = predictSet(model, set, preprocessor, batchSize);
+  const { predicted } = topClasses(probabilities, units);
   let loss = 0;
   let correct = 0;
   const eps = 1e-7;
   for (let i = 0; i < set.labels.length; i++) {
     const label = set.labels[i];
-    if (units === 1) {
-      const p = Math.min(1 - eps, Math.max(eps, probabilities[i]));
-      loss -= label === 1 ? Math.log(p) : Math.log(1 - p);
-      if ((p >= 0.5 ? 1 : 0) === label) correct++;
-    } else {
-      const row = probabilities.subarray(i * units, (i + 1) * units);
-      loss -= Math.log(Math.max(eps, row[label]));
-      if (argMax(row) === label) correct++;
-    }
+    // Cross-entropy of the true class: p or 1 - p for one sigmoid unit, the row's entry otherwise.
+    const p = units === 1 ? (label === 1 ? probabilities[i] : 1 - probabilities[i]) : probabilities[i * units + label];
+    loss -= Math.log(Math.min(1 - eps, Math.max(eps, p)));
+    if (predicted[i] === label) correct++;
   }
   const n = Math.max(1, set.labels.length);
   return { loss: loss / n, accuracy: correct / n };
+}
+
+/** Each row's predicted class and its probability; one sigmoid unit means class 1 from 0.5 up. */
+export function topClasses(probabilities: Float32Array, units: number): { predicted: Int32Array; confidence: Float32Array } {
+  const rows = probabilities.length / units;
+  const predicted = new Int32Array(rows);
+  const confidence = new Float32Array(rows);
+  for (let i = 0; i < rows; i++) {
+    if (units === 1) {
+      const p = probabilities[i];
+      predicted[i] = p >= 0.5 ? 1 : 0;
+      confidence[i] = p >= 0.5 ? p : 1 - p;
+    } else {
+      const row = probabilities.subarray(i * units, (i + 1) * units);
+      predicted[i] = argMax(row);
+      confidence[i] = row[predicted[i]];
+    }
+  }
+  return { predicted, confidence };
 }
 
 /** The model's outputs for every image of a set, row after row. */

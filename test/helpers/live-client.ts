@@ -1,4 +1,5 @@
 import { io, type Socket } from 'socket.io-client';
+import { whenConnected } from '../../src/bench/viewer';
 
 export interface ReceivedFrame {
   meta: {
@@ -48,13 +49,8 @@ export class LiveClient {
     });
   }
 
-  /** Resolves on connect, rejects with the server's reason on connect_error. */
   connected(): Promise<void> {
-    return new Promise((resolve, reject) => {
-      if (this.socket.connected) return resolve();
-      this.socket.once('connect', () => resolve());
-      this.socket.once('connect_error', (err) => reject(err));
-    });
+    return whenConnected(this.socket);
   }
 
   close(): void {
