@@ -69,6 +69,7 @@ export const configSchema = {
   'state.dir': stringField('', 'Where the access token (and received models) are kept. Empty: $STATE_DIRECTORY (set by systemd), else $XDG_STATE_HOME/edgesight, else ~/.local/state/edgesight.'),
 
   'pipeline.maxFps': numberField(0, 0, 240, 'Upper limit on classified frames per second; 0 means as fast as possible.'),
+  'pipeline.batchSize': integerField(4, 1, 32, 'Most frames classified in one inference when the source waits for the pipeline (a file with file.realtime=false): a batch shares one pass over the weights, so each frame costs less. Cameras always classify the newest frame alone.'),
   'pipeline.reportEverySeconds': numberField(10, 0, 3600, 'How often `run` logs throughput and the current decision; 0 turns it off.'),
 
   'log.level': enumField('info', ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const, 'Log level.'),

@@ -86,6 +86,7 @@ export class DaemonController {
       jpegQuality: config['stream.jpegQuality'],
       maxFps: config['pipeline.maxFps'],
       streamMaxFps: config['stream.maxFps'],
+      batchSize: config['pipeline.batchSize'],
     });
     this.pipeline = pipeline;
     pipeline.events.on('listenerError', ({ event, error }) => log.error({ event, err: errorMessage(error) }, 'an event listener failed'));

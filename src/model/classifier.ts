@@ -10,6 +10,17 @@ export interface Classification {
   inferMs: number;
 }
 
+/** Several frames classified in one pass; every array is reused by the next call, copy to keep. */
+export interface BatchClassification {
+  /** scores[i] for smalls[i], for i < count. */
+  scores: readonly Float32Array[];
+  count: number;
+  /** Turning the shrunk images into input values, for the whole batch. */
+  valuesMs: number;
+  /** One inference over the whole batch. */
+  inferMs: number;
+}
+
 /**
  * Classifies frames with a loaded model package. Preprocessing, tensor creation and reading
  * the output reuse buffers sized once per model, and every tensor is released within the call
@@ -18,15 +29,20 @@ export interface Classification {
 export class Classifier {
   readonly labels: readonly string[];
   readonly preprocessor: Preprocessor;
-  private readonly scores: Float32Array;
+  /** One score array per batch position, grown to the largest batch asked for. */
+  private readonly scores: Float32Array[] = [];
+  /** Input values of a batch end to end, and a view of each position (made once, not per frame). */
+  private batchInput = new Float32Array(0);
+  private batchViews: Float32Array[] = [];
   private readonly inputShape: [number, number, number, number];
+  private readonly batchResult: BatchClassification = { scores: this.scores, count: 0, valuesMs: 0, inferMs: 0 };
 
   constructor(readonly loaded: LoadedModel) {
     this.labels = loaded.metadata.labels;
     this.preprocessor = new Preprocessor(loaded.metadata.preprocess);
-    this.scores = new Float32Array(this.labels.length);
     const p = loaded.metadata.preprocess;
     this.inputShape = [1, p.height, p.width, p.channels];
+    this.reserve(1);
   }
 
   classify(frame: Mat): Classification {
@@ -47,24 +63,60 @@ export class Classifier {
     const t0 = performance.now();
     const input = this.preprocessor.valuesOf(small);
     const t1 = performance.now();
-    this.scoresFor(input);
-    return { scores: this.scores, preprocessMs: shrinkMs + (t1 - t0), inferMs: performance.now() - t1 };
+    const scores = this.scoresFor(input);
+    return { scores, preprocessMs: shrinkMs + (t1 - t0), inferMs: performance.now() - t1 };
+  }
+
+  /**
+   * Classifies the first `count` images shrunk by this classifier's preprocessor in one
+   * inference. A batch reads the model's weights once for all its frames, so a frame costs
+   * less than alone (seed-cnn 150x150 on WASM: 28 ms alone, 15 ms each in fours).
+   */
+  classifyBatch(smalls: readonly Mat[], count: number): BatchClassification {
+    this.reserve(count);
+    const t0 = performance.now();
+    for (let i = 0; i < count; i++) this.preprocessor.valuesOf(smalls[i], this.batchViews[i]);
+    const t1 = performance.now();
+    this.infer(this.batchInput, count);
+    const result = this.batchResult;
+    result.count = count;
+    result.valuesMs = t1 - t0;
+    result.inferMs = performance.now() - t1;
+    return result;
   }
 
   /** Scores for one already-preprocessed input (height x width x channels values). */
   scoresFor(input: Float32Array): Float32Array {
+    this.infer(input, 1);
+    return this.scores[0];
+  }
+
+  /** Runs the model on `count` inputs laid end to end in `input` and fills scores[0..count). */
+  private infer(input: Float32Array, count: number): void {
+    const elements = this.preprocessor.elements;
+    this.inputShape[0] = count;
     const output = tf.tidy(() => {
-      const x = tf.tensor(input, this.inputShape, 'float32');
-      const y = this.loaded.model.predict(x) as tf.Tensor;
-      return y;
+      const values = input.length === count * elements ? input : input.subarray(0, count * elements);
+      const x = tf.tensor(values, this.inputShape, 'float32');
+      return this.loaded.model.predict(x) as tf.Tensor;
     });
     try {
       const raw = output.dataSync();
-      toProbabilities(raw, this.loaded.metadata.outputActivation, this.scores);
+      const outputs = raw.length / count;
+      const activation = this.loaded.metadata.outputActivation;
+      for (let i = 0; i < count; i++) toProbabilities(count === 1 ? raw : raw.subarray(i * outputs, (i + 1) * outputs), activation, this.scores[i]);
     } finally {
       output.dispose();
     }
-    return this.scores;
+  }
+
+  /** Makes room for batches of `count` (allocates only when a larger batch than ever before comes). */
+  private reserve(count: number): void {
+    while (this.scores.length < count) this.scores.push(new Float32Array(this.labels.length));
+    const elements = this.preprocessor.elements;
+    if (this.batchViews.length >= count) return;
+    this.batchInput = new Float32Array(count * elements);
+    this.batchViews = Array.from({ length: count }, (_, i) => this.batchInput.subarray(i * elements, (i + 1) * elements));
   }
 
   /** Runs one inference on a blank input so the first real frame does not pay for kernel set-up. */

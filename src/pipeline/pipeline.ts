@@ -1,6 +1,6 @@
 import type { CapturedImage, FrameSource } from '../capture/frame-source';
 import { Pacer } from '../capture/frame-source';
-import type { Classifier } from '../model/classifier';
+import type { BatchClassification, Classifier } from '../model/classifier';
 import { errorMessage } from '../util/errors';
 import type { Logger } from '../util/logger';
 import { TypedEmitter } from '../util/typed-emitter';
@@ -54,7 +54,15 @@ export interface PipelineOptions {
   streamMaxFps?: number;
   /** Wait before reading again from a source whose read failed. */
   reopenDelayMs?: number;
+  /**
+   * Most frames classified together from a source that waits for the pipeline (a file read as
+   * fast as it is classified); live sources and a maxFps limit always classify one at a time.
+   */
+  batchSize?: number;
 }
+
+/** How long a batch that is not full waits for more frames before it goes as it is. */
+const BATCH_FILL_WAIT_MS = 50;
 
 interface PendingFrame {
   mat: Mat;
@@ -68,6 +76,8 @@ interface PendingFrame {
   capturedAt: number;
   readMs: number;
   truth?: string;
+  /** The encoder has the frame's pixels and releases them. */
+  encoding?: boolean;
 }
 
 /**
@@ -76,6 +86,9 @@ interface PendingFrame {
  * classification always takes the newest. Nothing queues, so a slow model never makes the
  * picture late, only less frequent. Results go out as typed events; the pipeline knows
  * nothing of HTTP.
+ *
+ * A source that waits for the pipeline instead (a file read unthrottled) loses no frame: the
+ * slot then holds up to `batchSize` frames, which are classified in one inference.
  */
 export class Pipeline {
   readonly events = new TypedEmitter<PipelineEvents>();
@@ -89,7 +102,13 @@ export class Pipeline {
   decisions: DecisionMaker;
 
   private running = false;
-  private slot: PendingFrame | undefined;
+  /** Frames waiting for the classifier, oldest first: at most one, or batchLimit for an on-demand source. */
+  private slot: PendingFrame[] = [];
+  private readonly batchLimit: number;
+  /** The batch being classified (reused): its frames, those that could be shrunk, and their model-sized images. */
+  private readonly batch: PendingFrame[] = [];
+  private readonly classified: PendingFrame[] = [];
+  private readonly smalls: Mat[] = [];
   private wake: (() => void) | undefined;
   private slotFreed: (() => void) | undefined;
   private captureDone = false;
@@ -109,6 +128,7 @@ export class Pipeline {
     this.streamMaxFps = options.streamMaxFps ?? 0;
     this.classifier = options.classifier;
     this.decisions = options.decisions;
+    this.batchLimit = options.source.onDemand && !options.maxFps ? Math.max(1, options.batchSize ?? 1) : 1;
   }
 
   /**
@@ -153,8 +173,8 @@ export class Pipeline {
     this.slotFreed?.();
     await this.loops;
     this.loops = undefined;
-    if (this.slot) releaseFrame(this.slot);
-    this.slot = undefined;
+    for (const frame of this.slot) releaseFrame(frame);
+    this.slot.length = 0;
   }
 
   /**
@@ -178,9 +198,9 @@ export class Pipeline {
     return frame;
   }
 
-  /** Resolves once the slot is empty: on-demand sources wait for the classifier instead of dropping. */
-  private async slotTaken(): Promise<void> {
-    while (this.slot && this.running) await new Promise<void>((resolve) => (this.slotFreed = resolve));
+  /** Resolves once the slot has room: on-demand sources wait for the classifier instead of dropping. */
+  private async slotHasRoom(): Promise<void> {
+    while (this.slot.length >= this.batchLimit && this.running) await new Promise<void>((resolve) => (this.slotFreed = resolve));
   }
 
   private async captureLoop(): Promise<void> {
@@ -218,13 +238,13 @@ export class Pipeline {
         continue;
       }
       const pending = this.startShrink(image.mat, seq, readMs, image.truth);
-      if (source.onDemand) await this.slotTaken();
-      if (this.slot) {
+      if (source.onDemand) await this.slotHasRoom();
+      if (this.slot.length >= this.batchLimit) {
         // Overwritten before anyone classified it: a dropped frame. Free its pixels now.
         this.stats.dropped++;
-        releaseFrame(this.slot);
+        releaseFrame(this.slot.shift()!);
       }
-      this.slot = pending;
+      this.slot.push(pending);
       this.wake?.();
       await pacer.wait();
       // Let the classify loop and I/O run between frames even when reads complete instantly.
@@ -251,37 +271,95 @@ export class Pipeline {
     await sleep(this.options.reopenDelayMs ?? 1000);
   }
 
-  private async nextFrame(): Promise<PendingFrame | undefined> {
+  /**
+   * Moves the waiting frames into this.batch once there are batchLimit of them (or capture has
+   * ended, or no frame came for BATCH_FILL_WAIT_MS) and returns how many; 0 when there will be
+   * no more. The main thread is blocked during an inference, so an on-demand source gets only
+   * one read done meanwhile: waiting for a full batch is what lets batches form.
+   */
+  private async nextBatch(): Promise<number> {
+    let waitedOut = false;
     while (this.running) {
-      const frame = this.slot;
-      if (frame) {
-        this.slot = undefined;
+      const waiting = this.slot.length;
+      if (waiting > 0 && (waiting >= this.batchLimit || this.captureDone || waitedOut)) {
+        this.batch.length = 0;
+        for (const frame of this.slot) this.batch.push(frame);
+        this.slot.length = 0;
         this.slotFreed?.();
         this.slotFreed = undefined;
-        return frame;
+        return this.batch.length;
       }
-      if (this.captureDone) return undefined;
-      await new Promise<void>((resolve) => (this.wake = resolve));
-      this.wake = undefined;
+      if (this.captureDone) return 0;
+      waitedOut = !(await this.woken(waiting > 0 ? BATCH_FILL_WAIT_MS : undefined));
     }
-    return undefined;
+    return 0;
+  }
+
+  /** Resolves true when capture wakes the classify loop, false if `timeoutMs` passes first. */
+  private woken(timeoutMs: number | undefined): Promise<boolean> {
+    return new Promise<boolean>((resolve) => {
+      const timer = timeoutMs === undefined ? undefined : setTimeout(() => {
+        this.wake = undefined;
+        resolve(false);
+      }, timeoutMs);
+      this.wake = () => {
+        clearTimeout(timer);
+        this.wake = undefined;
+        resolve(true);
+      };
+    });
   }
 
   private async classifyLoop(): Promise<void> {
-    const { log } = this.options;
     let lastStart = 0;
     for (;;) {
-      const frame = await this.nextFrame();
-      if (!frame) break;
-      await frame.shrunk;
+      const count = await this.nextBatch();
+      if (count === 0) break;
+      for (const frame of this.batch) await frame.shrunk;
       if (this.maxFps > 0) {
         const wait = lastStart + 1000 / this.maxFps - performance.now();
         if (wait > 0) await sleep(wait);
       }
       lastStart = performance.now();
-      let handedToEncoder = false;
+      this.classifyBatch();
+      for (const frame of this.batch) {
+        frame.small?.release();
+        if (!frame.encoding) frame.mat.release();
+      }
+      this.batch.length = 0;
+      await new Promise<void>((resolve) => setImmediate(resolve));
+    }
+  }
+
+  /** Classifies this.batch in one inference and sends out each frame's result, in order. */
+  private classifyBatch(): void {
+    const { log } = this.options;
+    // The pair in service now: a model swap takes effect between batches, never within one.
+    const classifier = this.classifier;
+    const decisions = this.decisions;
+    const { classified, smalls } = this;
+    classified.length = 0;
+    smalls.length = 0;
+    for (const frame of this.batch) {
+      if (!this.shrunkFor(classifier, frame)) continue;
+      classified.push(frame);
+      smalls.push(frame.small!);
+    }
+    if (classified.length === 0) return;
+    let batch: BatchClassification;
+    try {
+      batch = classifier.classifyBatch(smalls, classified.length);
+    } catch (err) {
+      log.error({ seq: classified.map((f) => f.seq), err: errorMessage(err) }, 'frame could not be classified');
+      return;
+    }
+    // A frame classified with others is charged its share of the batch's time.
+    const valuesMs = batch.valuesMs / classified.length;
+    const inferMs = batch.inferMs / classified.length;
+    for (let i = 0; i < classified.length; i++) {
+      const frame = classified[i];
       try {
-        const result = this.process(frame, this.classifier, this.decisions);
+        const result = this.process(frame, decisions.decide(batch.scores[i]), frame.shrinkMs + valuesMs, inferMs);
         this.lastDecision = result;
         // Drawing and encoding are for viewers: skipped while nobody asked for pictures, while
         // the previous picture is still encoding, and above the stream's frame rate (such a
@@ -289,15 +367,33 @@ export class Pipeline {
         if (this.jpegConsumers > 0 && !this.encodeInFlight && this.streamDue()) {
           this.annotate(frame.mat, result);
           this.encode(frame.mat, result);
-          handedToEncoder = true;
+          frame.encoding = true;
         }
         this.events.emit('result', result);
       } catch (err) {
         log.error({ seq: frame.seq, err: errorMessage(err) }, 'frame could not be classified');
       }
+    }
+  }
+
+  /**
+   * Makes sure the frame has its image at `classifier`'s input size: one shrunk on the thread
+   * pool for a model replaced since, or whose shrink failed there, is shrunk again here. False
+   * (and the error logged) when the frame cannot be shrunk, such as an empty frame.
+   */
+  private shrunkFor(classifier: Classifier, frame: PendingFrame): boolean {
+    if (frame.small && frame.shrunkBy === classifier.preprocessor) return true;
+    const started = performance.now();
+    try {
       frame.small?.release();
-      if (!handedToEncoder) frame.mat.release();
-      await new Promise<void>((resolve) => setImmediate(resolve));
+      frame.small = undefined;
+      frame.small = classifier.preprocessor.shrink(frame.mat);
+      frame.shrunkBy = classifier.preprocessor;
+      frame.shrinkMs = performance.now() - started;
+      return true;
+    } catch (err) {
+      this.options.log.error({ seq: frame.seq, err: errorMessage(err) }, 'frame could not be classified');
+      return false;
     }
   }
 
@@ -314,11 +410,7 @@ export class Pipeline {
     return this.streamCredit >= 1;
   }
 
-  private process(frame: PendingFrame, classifier: Classifier, decisions: DecisionMaker): FrameResult {
-    // A frame shrunk for the model that was just replaced is shrunk again for the new one.
-    const { scores, preprocessMs, inferMs } =
-      frame.small && frame.shrunkBy === classifier.preprocessor ? classifier.classifyShrunk(frame.small, frame.shrinkMs) : classifier.classify(frame.mat);
-    const decision = decisions.decide(scores);
+  private process(frame: PendingFrame, decision: Decision, preprocessMs: number, inferMs: number): FrameResult {
     this.stats.tick();
     const timings: Record<Stage, number> = { read: frame.readMs, preprocess: preprocessMs, infer: inferMs, overlay: 0, encode: 0 };
     this.stats.record('read', frame.readMs);

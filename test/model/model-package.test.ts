@@ -106,6 +106,31 @@ describe('model packages', () => {
     classifier.dispose();
   });
 
+  for (const [units, labels] of [[1, ['no', 'yes']], [3, ['a', 'b', 'c']]] as const) {
+    it(`classifies a batch as it classifies each image alone (${units} output unit(s))`, async () => {
+      const dir = tempDir();
+      await writeTinyPackage(dir, { units, labels: [...labels] });
+      const classifier = new Classifier(await loadModelPackage(dir));
+      const images = [0, 60, 128, 200, 255].map((v) => new cv.Mat(8, 8, cv.CV_8UC1, v));
+      const alone = images.map((m) => Array.from(classifier.classify(m).scores));
+      const tensors = tf.memory().numTensors;
+      for (const count of [5, 2, 3]) {
+        const smalls = images.map((m) => classifier.preprocessor.shrink(m));
+        const batch = classifier.classifyBatch(smalls, count);
+        assert.equal(batch.count, count);
+        for (let i = 0; i < count; i++) {
+          assert.equal(batch.scores[i].length, labels.length);
+          for (let k = 0; k < labels.length; k++) assert.ok(Math.abs(batch.scores[i][k] - alone[i][k]) < 1e-5, `image ${i} label ${k} in a batch of ${count}`);
+        }
+        smalls.forEach((m) => m.release());
+      }
+      assert.equal(tf.memory().numTensors, tensors);
+      // The images differ, so a batch that gave every position the same scores would fail above.
+      assert.notDeepEqual(alone[0], alone[4]);
+      classifier.dispose();
+    });
+  }
+
   describe('a Teachable Machine export', () => {
     it('loads with its conventions and classifies all 22 samples correctly', async function () {
       this.timeout(120_000);

@@ -32,11 +32,17 @@ describe('Pipeline on a real clip with the default model', function () {
   });
   after(() => classifier.dispose());
 
-  it('classifies the frames it takes correctly and in order, dropping stale ones', async () => {
+  it('classifies the frames it takes correctly and in order, dropping stale ones, one at a time', async () => {
     const source = new OpenCvSource({ kind: 'file', target: clip, loop: false, realtime: true });
     await source.open();
-    // Every read frame gets a sequence number; remember which truth each one had.
-    const pipeline = makePipeline(source, classifier);
+    const counting = Object.create(classifier) as Classifier;
+    const batchSizes = new Set<number>();
+    counting.classifyBatch = (smalls, count) => {
+      batchSizes.add(count);
+      return classifier.classifyBatch(smalls, count);
+    };
+    // A live source: the newest frame alone, whatever batchSize says.
+    const pipeline = makePipeline(source, counting, { batchSize: 4 });
     const results: FrameResult[] = [];
     pipeline.events.on('result', (r) => results.push(r));
     await pipeline.start();
@@ -49,17 +55,18 @@ describe('Pipeline on a real clip with the default model', function () {
     assert.equal(stats.captured, truths.length);
     assert.equal(stats.classified + stats.dropped, stats.captured);
     assert.ok(stats.stageMs.infer > 0 && stats.stageMs.preprocess > 0 && stats.stageMs.read > 0);
+    assert.deepEqual([...batchSizes], [1]);
   });
 
   it('never queues: a slow classifier drops frames instead of falling behind', async () => {
     const source = new OpenCvSource({ kind: 'file', target: clip, loop: false, realtime: true });
     await source.open();
     const slow = Object.create(classifier) as Classifier;
-    // Inference is what is slow: both the main-thread path and the thread-pool one go through it.
-    slow.scoresFor = (input) => {
+    // Inference is what is slow.
+    slow.classifyBatch = (smalls, count) => {
       const until = performance.now() + 150; // a model ~10x slower than the 15 fps source
       while (performance.now() < until);
-      return classifier.scoresFor(input);
+      return classifier.classifyBatch(smalls, count);
     };
     const pipeline = makePipeline(source, slow);
     const latencies: number[] = [];
@@ -77,6 +84,39 @@ describe('Pipeline on a real clip with the default model', function () {
     // Sequence numbers count every captured frame, skipped ones included, so they still name the right frame.
     const correct = results.filter((r) => r.decision.frameTop.label === truths[r.seq - 1]).length;
     assert.ok(correct / results.length >= 0.85, `accuracy ${correct}/${results.length}`);
+  });
+
+  it('classifies every frame of a file read on demand, in batches, with the same answers as one by one', async () => {
+    const source = new OpenCvSource({ kind: 'file', target: clip, loop: false, realtime: false });
+    await source.open();
+    const counting = Object.create(classifier) as Classifier;
+    const batchSizes: number[] = [];
+    counting.classifyBatch = (smalls, count) => {
+      batchSizes.push(count);
+      return classifier.classifyBatch(smalls, count);
+    };
+    const pipeline = makePipeline(source, counting, { batchSize: 4 });
+    const results: FrameResult[] = [];
+    pipeline.events.on('result', (r) => results.push(r));
+    await pipeline.start();
+    await source.close();
+    const stats = pipeline.stats.snapshot();
+    assert.equal(stats.captured, truths.length);
+    assert.equal(stats.dropped, 0);
+    assert.deepEqual(results.map((r) => r.seq), truths.map((_, i) => i + 1), 'every frame, in order');
+    assert.ok(Math.max(...batchSizes) === 4, `batch sizes ${batchSizes.join(',')}`);
+    assert.ok(batchSizes.filter((n) => n === 4).length >= batchSizes.length / 2, `mostly full batches: ${batchSizes.join(',')}`);
+    // The same frames one at a time give the same decisions.
+    const video = new cv.VideoCapture(clip);
+    for (const r of results) {
+      const mat = video.read();
+      const alone = classifier.classify(mat).scores;
+      assert.ok(Math.abs(Math.max(...alone) - r.decision.frameTop.confidence) < 1e-5, `frame ${r.seq}`);
+      mat.release();
+    }
+    video.release();
+    const correct = results.filter((r) => r.decision.frameTop.label === truths[r.seq - 1]).length;
+    assert.ok(correct / results.length >= 0.9, `accuracy ${correct}/${results.length}`);
   });
 
   it('encodes JPEG only while someone asks for it', async () => {
