@@ -1,5 +1,5 @@
 import * as os from 'node:os';
-import type { BenchRun, ReferenceRun, ScenarioResult } from './runner';
+import type { BenchRun, FanOutRun, ReferenceRun, ScenarioResult } from './runner';
 import { spreadOf, type Spread } from './samples';
 
 /** Where the Pi 4 projection's ratio comes from, printed beside it. */
@@ -34,6 +34,7 @@ export interface BenchReport {
   startup: { firstFrameMs: number[]; medianMs: number };
   projection: { ratio: number; source: string; sysbenchRatio: number | null; lines: string[] };
   referenceSkipped?: string;
+  fanOut: FanOutRun;
   scenarios: ScenarioResult[];
   references: ReferenceRun[];
 }
@@ -72,16 +73,17 @@ export function buildReport(run: BenchRun, method: string, sysbenchEventsPerSeco
     goals.push({ goal: 'default model at 30 fps input: every frame classified', value: `${paced.classified} of ${paced.captured} captured, ${paced.dropped} dropped`, met: paced.dropped === 0 && paced.classified >= paced.captured - 1 });
     goals.push({ goal: 'default model at 30 fps: capture-to-client latency p95 < 30 ms', value: paced.latency ? `median ${paced.latency.median} ms, p95 ${paced.latency.p95} ms` : 'no frames', met: !!paced.latency && paced.latency.p95 < 30 });
   }
-  // Fan-out is measured with the daemon on one core and the ten clients on the other, as phones
-  // would be elsewhere; on two shared cores the clients' decoding is counted against the daemon.
-  const one = find(run, 'default', 1, 'unthrottled', '1+slow');
-  const ten = find(run, 'default', 1, 'unthrottled', '10+slow');
-  if (one && ten) {
-    const cost = (1 - ten.fps / one.fps) * 100;
-    const shared = [find(run, 'default', 2, 'unthrottled', '1+slow'), find(run, 'default', 2, 'unthrottled', '10+slow')];
-    const sharedText = shared[0] && shared[1] ? `; with the clients sharing its 2 cores ${shared[0].fps.toFixed(1)} -> ${shared[1].fps.toFixed(1)} fps (${((1 - shared[1].fps / shared[0].fps) * 100).toFixed(1)}%)` : '';
-    goals.push({ goal: '10 viewers cost < 10% of throughput compared with 1 (daemon on its own core)', value: `${one.fps.toFixed(1)} -> ${ten.fps.toFixed(1)} fps (${cost.toFixed(1)}%)${sharedText}`, met: cost < 10 });
-  }
+  // Fan-out is judged with the daemon on one core and the clients on the other, as phones would
+  // be elsewhere, in alternating windows of one daemon (FanOutRun): separate scenarios minutes
+  // apart differed by more than the cost itself on this shared machine.
+  const { fanOut } = run;
+  const shared = [find(run, 'default', 2, 'unthrottled', '1+slow'), find(run, 'default', 2, 'unthrottled', '10+slow')];
+  const sharedText = shared[0] && shared[1] ? `; as separate scenarios with the clients sharing its 2 cores ${shared[0].fps.toFixed(1)} -> ${shared[1].fps.toFixed(1)} fps (${((1 - shared[1].fps / shared[0].fps) * 100).toFixed(1)}%)` : '';
+  goals.push({
+    goal: '10 viewers cost < 10% of throughput compared with 1 (daemon on its own core)',
+    value: `median ${spreadOf(fanOut.oneFps).median.toFixed(1)} -> ${spreadOf(fanOut.tenFps).median.toFixed(1)} fps (${fanOut.costPercent.toFixed(1)}%) over ${fanOut.oneFps.length} alternating window pairs${sharedText}`,
+    met: fanOut.costPercent < 10,
+  });
   const alone = find(run, 'default', 2, '30fps', '1');
   const withSlow = find(run, 'default', 2, '30fps', '1+slow');
   if (alone && withSlow && alone.latency && withSlow.latency) {
@@ -113,6 +115,7 @@ export function buildReport(run: BenchRun, method: string, sysbenchEventsPerSeco
     startup: { firstFrameMs: run.firstFrameMs, medianMs: startupMedian },
     projection,
     referenceSkipped: run.referenceSkipped,
+    fanOut: run.fanOut,
     scenarios: run.scenarios,
     references: run.references,
   };
@@ -155,6 +158,8 @@ export function toMarkdown(report: BenchReport): string {
   out.push('');
   out.push(`Pi 4 projection (${report.projection.source}${report.projection.sysbenchRatio ? `; sysbench here: ${report.projection.sysbenchRatio.toFixed(1)}x a Pi 4 core` : ''}):`);
   for (const line of report.projection.lines) out.push(`- ${line}`);
+  out.push('');
+  out.push(`Fan-out (default model, 640x480 unthrottled, daemon on one core, clients on the other; alternating windows): 1 fast + 1 slow viewer ${report.fanOut.oneFps.map((f) => fmt(f)).join(', ')} fps; 10 fast + 1 slow ${report.fanOut.tenFps.map((f) => fmt(f)).join(', ')} fps.`);
   out.push('');
   out.push('Per scenario (stage times median / p95 ms; latency is capture to arrival at a fast socket.io viewer on loopback):');
   out.push('');

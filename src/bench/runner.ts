@@ -78,11 +78,24 @@ export interface BenchOptions {
   log: (line: string) => void;
 }
 
+/**
+ * What ten viewers cost against one, in one daemon (default model, 640x480 unthrottled, on one
+ * core, the clients on the other): windows alternate between one fast viewer (+ the slow one)
+ * and ten, so that the machine's drift over a minute falls on both sides alike.
+ */
+export interface FanOutRun {
+  oneFps: number[];
+  tenFps: number[];
+  /** 100 * (1 - median(ten) / median(one)). */
+  costPercent: number;
+}
+
 export interface BenchRun {
   scenarios: ScenarioResult[];
   references: ReferenceRun[];
   referenceSkipped?: string;
   firstFrameMs: number[];
+  fanOut: FanOutRun;
 }
 
 /** The memory settings of systemd/edgesight.service (a test checks that the unit still says so). */
@@ -126,6 +139,7 @@ export async function runBench(options: BenchOptions): Promise<BenchRun> {
         }
       }
     }
+    const fanOut = await measureFanOut(options, work, models[0], clips[0]);
     const references: ReferenceRun[] = [];
     const referenceSkipped = await referenceUnavailable(options.referenceScript);
     if (referenceSkipped) log(`reference loop skipped: ${referenceSkipped}`);
@@ -142,7 +156,7 @@ export async function runBench(options: BenchOptions): Promise<BenchRun> {
       }
     }
     const firstFrameMs = await measureStartup(options, clips[0], work);
-    return { scenarios, references, referenceSkipped, firstFrameMs };
+    return { scenarios, references, referenceSkipped, firstFrameMs, fanOut };
   } finally {
     fs.rmSync(work, { recursive: true, force: true });
   }
@@ -159,8 +173,8 @@ function makeClips(work: string, quick: boolean): BenchClip[] {
   });
 }
 
-async function measureDaemon(options: BenchOptions, work: string, model: BenchModel, clip: BenchClip, cores: number, pacing: Pacing, plans: ViewerPlan[]): Promise<ScenarioResult[]> {
-  const { log } = options;
+/** Starts the daemon under test on `clip` and `model`, pinned to `cores`; the viewers (this process) get the other core when it has one. */
+function startAgent(work: string, model: BenchModel, clip: BenchClip, cores: number, pacing: Pacing): AgentProcess {
   // The viewers stand for phones elsewhere: with one core for the daemon they get the other.
   pinSelf(cores === 1 ? '1' : `0-${os.cpus().length - 1}`);
   const flags = {
@@ -173,7 +187,12 @@ async function measureDaemon(options: BenchOptions, work: string, model: BenchMo
     'log.level': 'silent',
     'pipeline.reportEverySeconds': 0,
   };
-  const agent = new AgentProcess(path.join(__dirname, 'agent.js'), flags, cpuSet(cores));
+  return new AgentProcess(path.join(__dirname, 'agent.js'), flags, cpuSet(cores));
+}
+
+async function measureDaemon(options: BenchOptions, work: string, model: BenchModel, clip: BenchClip, cores: number, pacing: Pacing, plans: ViewerPlan[]): Promise<ScenarioResult[]> {
+  const { log } = options;
+  const agent = startAgent(work, model, clip, cores, pacing);
   const results: ScenarioResult[] = [];
   try {
     const ready = await agent.ready;
@@ -203,6 +222,46 @@ async function measureDaemon(options: BenchOptions, work: string, model: BenchMo
     pinSelf(`0-${os.cpus().length - 1}`);
   }
   return results;
+}
+
+/** See FanOutRun. Nine more fast viewers connect before each ten-viewer window and leave after it. */
+async function measureFanOut(options: BenchOptions, work: string, model: BenchModel, clip: BenchClip): Promise<FanOutRun> {
+  const rounds = options.quick ? 2 : 4;
+  const agent = startAgent(work, model, clip, 1, 'unthrottled');
+  const run: FanOutRun = { oneFps: [], tenFps: [], costPercent: 0 };
+  const always: BenchViewer[] = [];
+  try {
+    const ready = await agent.ready;
+    const base = `http://127.0.0.1:${ready.port}`;
+    always.push(new BenchViewer(base, ready.token), new BenchViewer(base, ready.token, 1000));
+    await Promise.all(always.map((v) => v.connected()));
+    await sleep(1500);
+    for (let round = 0; round < rounds; round++) {
+      for (const ten of [false, true]) {
+        const extra = ten ? Array.from({ length: 9 }, () => new BenchViewer(base, ready.token)) : [];
+        try {
+          await Promise.all(extra.map((v) => v.connected()));
+          await sleep(1000);
+          await agent.request({ type: 'begin' });
+          await sleep(options.seconds * 1000);
+          const window = (await agent.request({ type: 'end' })) as WindowReport;
+          (ten ? run.tenFps : run.oneFps).push(window.fps);
+          // Nine idle sockets would prove nothing: each must have been sent frames.
+          if (extra.some((v) => v.frames === 0)) throw new Error('a viewer of the ten got no frame');
+        } finally {
+          extra.forEach((v) => v.close());
+        }
+        await sleep(300);
+      }
+    }
+  } finally {
+    always.forEach((v) => v.close());
+    await agent.stop();
+    pinSelf(`0-${os.cpus().length - 1}`);
+  }
+  run.costPercent = (1 - spreadOf(run.tenFps).median / spreadOf(run.oneFps).median) * 100;
+  options.log(`fan-out, default model on 1 core: 1 viewer ${run.oneFps.map((f) => f.toFixed(0)).join(', ')} fps; 10 viewers ${run.tenFps.map((f) => f.toFixed(0)).join(', ')} fps; cost ${run.costPercent.toFixed(1)}%`);
+  return run;
 }
 
 function toScenario(model: BenchModel, clip: BenchClip, cores: number, pacing: Pacing, plan: ViewerPlan, backend: string, w: WindowReport, fast: BenchViewer[], slow: BenchViewer[]): ScenarioResult {
