@@ -81,7 +81,8 @@ export interface BenchOptions {
 /**
  * What ten viewers cost against one, in one daemon (default model, 640x480 unthrottled, on one
  * core, the clients on the other): windows alternate between one fast viewer (+ the slow one)
- * and ten, so that the machine's drift over a minute falls on both sides alike.
+ * and ten, in the order 1,10, 10,1, 1,10, ... after a discarded warm-up window, so that the
+ * machine's drift over a minute falls on both sides alike.
  */
 export interface FanOutRun {
   oneFps: number[];
@@ -235,9 +236,10 @@ async function measureFanOut(options: BenchOptions, work: string, model: BenchMo
     const base = `http://127.0.0.1:${ready.port}`;
     always.push(new BenchViewer(base, ready.token), new BenchViewer(base, ready.token, 1000));
     await Promise.all(always.map((v) => v.connected()));
-    await sleep(1500);
+    // The first seconds of a daemon run slower (JIT, caches); measuring them would favour whichever side came later.
+    await sleep(1500 + options.seconds * 1000);
     for (let round = 0; round < rounds; round++) {
-      for (const ten of [false, true]) {
+      for (const ten of round % 2 === 0 ? [false, true] : [true, false]) {
         const extra = ten ? Array.from({ length: 9 }, () => new BenchViewer(base, ready.token)) : [];
         try {
           await Promise.all(extra.map((v) => v.connected()));
