@@ -1,7 +1,7 @@
 import { strict as assert } from 'node:assert';
 import type { PreprocessContract } from '../../src/model/metadata';
 import { cv } from '../../src/vision/cv';
-import { borderMean, Preprocessor, writeValues } from '../../src/vision/preprocess';
+import { borderMean, Preprocessor, wholeFactor, writeValues } from '../../src/vision/preprocess';
 
 const gray28: PreprocessContract = { width: 28, height: 28, channels: 1, resizeMode: 'stretch', colorOrder: 'rgb', range: [0, 1], invert: false, contrast: 'none' };
 
@@ -57,6 +57,35 @@ describe('Preprocessor', () => {
     assert.ok(cropped.every((v) => v === 0), 'the white bands are cropped away');
     const stretched = new Preprocessor(gray28).run(frame, new Float32Array(784));
     assert.ok(stretched[0] > 0.9, 'stretch keeps them');
+  });
+
+  it('shrinks a large frame in two area steps to within a few levels of one area resize, on the pool too', async () => {
+    assert.deepEqual([wholeFactor(640, 28), wholeFactor(480, 28), wholeFactor(1280, 28), wholeFactor(641, 28), wholeFactor(640, 150)], [5, 4, 10, 1, 1]);
+    // Thin strokes and fine noise: what aliasing would show.
+    const frame = new cv.Mat(480, 640, cv.CV_8UC3, [200, 205, 210]);
+    for (let i = 0; i < 40; i++) frame.drawLine(new cv.Point2((i * 97) % 640, (i * 53) % 480), new cv.Point2((i * 31) % 640, (i * 211) % 480), new cv.Vec3(20, 30, 40), 1 + (i % 3));
+    const contract: PreprocessContract = { ...gray28, channels: 3 };
+    const preprocessor = new Preprocessor(contract);
+    const small = preprocessor.shrink(frame);
+    const pooled = await preprocessor.shrinkAsync(frame);
+    const oneStep = frame.resize(28, 28, 0, 0, cv.INTER_AREA).cvtColor(cv.COLOR_BGR2RGB);
+    const sampled = frame.resize(28, 28, 0, 0, cv.INTER_LINEAR).cvtColor(cv.COLOR_BGR2RGB);
+    const diff = (a: Uint8Array, b: Uint8Array) => {
+      let max = 0;
+      let sum = 0;
+      for (let i = 0; i < a.length; i++) {
+        const d = Math.abs(a[i] - b[i]);
+        max = Math.max(max, d);
+        sum += d;
+      }
+      return { max, mean: sum / a.length };
+    };
+    const twoStep = diff(small.getData(), oneStep.getData());
+    assert.ok(twoStep.max <= 8 && twoStep.mean < 1, `two steps vs one: ${JSON.stringify(twoStep)}`);
+    assert.deepEqual(diff(pooled.getData(), small.getData()).max, 0, 'the pool gives the same pixels');
+    // The bound above means something: sampling instead of averaging is far outside it.
+    const aliased = diff(sampled.getData(), oneStep.getData());
+    assert.ok(aliased.max > 30, `linear vs area: ${JSON.stringify(aliased)}`);
   });
 
   it('crops the region of interest first', () => {
