@@ -8,7 +8,7 @@ import { decisionSettings, DecisionMaker, rankTop } from '../pipeline/decision';
 import type { Config } from '../config/schema';
 import { errorMessage, InputFileError, UsageError } from '../util/errors';
 import { createLogger } from '../util/logger';
-import { cv, type Mat } from '../vision/cv';
+import { cv, releaseAll, type Mat } from '../vision/cv';
 import { configFromValues, configOptions, parseCommandArgs } from './options';
 import { roundTo } from '../util/round';
 
@@ -83,7 +83,7 @@ export async function predictFile(file: string, classifier: Classifier, config: 
       throw new InputFileError(file, 'not a readable image');
     }
     if (mat.empty) throw new InputFileError(file, 'not a readable image');
-    write(lineFor(file, undefined, classifier, decisions, mat, false));
+    write(lineFor(file, undefined, classifier.classify(mat).scores, classifier.labels, decisions, false));
     mat.release();
     return;
   }
@@ -93,25 +93,45 @@ export async function predictFile(file: string, classifier: Classifier, config: 
   } catch {
     throw new InputFileError(file, 'not an image or a video OpenCV can decode');
   }
+  // Frames go to the model pipeline.batchSize at a time, as the daemon does with a file read
+  // unthrottled: one inference reads the weights once for all of them.
+  const batchSize = config['pipeline.batchSize'];
+  const smalls: Mat[] = [];
+  let index = 0;
+  let ended = false;
+  let pending: Promise<Mat> | undefined = capture.readAsync();
   try {
-    let frame = await capture.readAsync();
-    if (frame.empty) throw new InputFileError(file, 'not an image or a video OpenCV can decode (no frames)');
-    for (let index = 0; !frame.empty; index++) {
-      // Decode the next frame on the thread pool while this one is classified.
-      const next = capture.readAsync();
-      write(lineFor(file, index, classifier, decisions, frame, smoothing));
-      frame.release();
-      frame = await next;
+    while (!ended) {
+      while (!ended && smalls.length < batchSize) {
+        const frame: Mat = await pending!;
+        pending = undefined;
+        ended = frame.empty;
+        if (ended) break;
+        // The next frame decodes on the thread pool while this one is shrunk and the batch classified.
+        pending = capture.readAsync();
+        smalls.push(classifier.preprocessor.shrink(frame));
+        frame.release();
+      }
+      if (smalls.length === 0) {
+        if (index === 0) throw new InputFileError(file, 'not an image or a video OpenCV can decode (no frames)');
+        break;
+      }
+      const batch = classifier.classifyBatch(smalls, smalls.length);
+      for (let i = 0; i < batch.count; i++) write(lineFor(file, index++, batch.scores[i], classifier.labels, decisions, smoothing));
+      releaseAll(...smalls);
+      smalls.length = 0;
     }
   } finally {
+    releaseAll(...smalls);
+    // A read still running would use the capture after release.
+    await pending?.then((frame) => frame.release(), () => undefined);
     capture.release();
   }
 }
 
-function lineFor(file: string, frame: number | undefined, classifier: Classifier, decisions: DecisionMaker, mat: Mat, smoothing: boolean): PredictLine {
-  const { scores } = classifier.classify(mat);
+function lineFor(file: string, frame: number | undefined, scores: Float32Array, labels: readonly string[], decisions: DecisionMaker, smoothing: boolean): PredictLine {
   // label, confidence and topk are this frame's own scores; smoothing only feeds its own field.
-  const topk = rankTop(scores, classifier.labels, decisions.current.topK);
+  const topk = rankTop(scores, labels, decisions.current.topK);
   const line: PredictLine = {
     file,
     ...(frame === undefined ? {} : { frame }),

@@ -44,6 +44,12 @@ describe('edgesight predict with the default model', function () {
     const correct = lines.filter((l) => l.label === truths[l.frame!]).length;
     assert.ok(correct / lines.length >= 0.9, `${correct}/${lines.length}`);
     assert.ok(lines.every((l) => l.topk.length === 2 && l.smoothed === undefined));
+    // Frames go to the model four at a time (150 = 37 x 4 + 2); one at a time gives the same answers.
+    const alone = runCli(['predict', '--json', '--top', '2', '--set', 'pipeline.batchSize=1', clip]);
+    assert.equal(alone.code, 0, alone.stderr);
+    const aloneLines = parseLines(alone.stdout);
+    assert.equal(aloneLines.length, lines.length);
+    aloneLines.forEach((l, i) => assert.ok(l.label === lines[i].label && Math.abs(l.confidence - lines[i].confidence) < 1e-3, `frame ${i}`));
   });
 
   it('holds as many tensors after a long run as after a short one (--log-level debug totals)', () => {
