@@ -41,7 +41,7 @@ export class LiveChannel {
   readonly io: Server;
   private readonly statusTimer: NodeJS.Timeout;
   private readonly unsubscribe: Array<() => void> = [];
-  private lastFrame: { frame: EncodedFrame; record: PredictionRecord } | undefined;
+  private lastFrame: { frame: EncodedFrame; meta: PredictionRecord & { sentAt: number } } | undefined;
 
   constructor(httpServer: HttpServer, private readonly options: LiveChannelOptions) {
     const { daemon, auth, allowedOrigins, maxViewers } = options;
@@ -94,10 +94,13 @@ export class LiveChannel {
     await new Promise<void>((resolve) => this.io.close(() => resolve()));
   }
 
-  /** One record per encoded frame, however many viewers it goes to (its timings include the encode). */
-  private recordOf(frame: EncodedFrame): PredictionRecord {
-    if (this.lastFrame?.frame !== frame) this.lastFrame = { frame, record: toRecord(frame.result) };
-    return this.lastFrame.record;
+  /**
+   * A frame's metadata, made once however many viewers it goes to (its timings include the
+   * encode). The hub hands a frame to every ready viewer in one pass, so one sentAt is true for all.
+   */
+  private metaOf(frame: EncodedFrame): PredictionRecord & { sentAt: number } {
+    if (this.lastFrame?.frame !== frame) this.lastFrame = { frame, meta: { ...toRecord(frame.result), sentAt: Date.now() } };
+    return this.lastFrame.meta;
   }
 
   private onConnection(socket: Socket): void {
@@ -105,7 +108,7 @@ export class LiveChannel {
     const auth = socket.handshake.auth as Record<string, unknown>;
     const viewer: Viewer = {
       kind: 'live',
-      deliver: (frame) => socket.emit('frame', { ...this.recordOf(frame), sentAt: Date.now() }, frame.jpeg, () => hub.taken(viewer)),
+      deliver: (frame) => socket.emit('frame', this.metaOf(frame), frame.jpeg, () => hub.taken(viewer)),
     };
     socket.emit('hello', {
       serverTime: Date.now(),
