@@ -230,8 +230,10 @@ async function measureDaemon(options: BenchOptions, work: string, model: BenchMo
 
 /** See FanOutRun. Nine more fast viewers connect before each ten-viewer window and leave after it. */
 async function measureFanOut(options: BenchOptions, work: string, model: BenchModel, clip: BenchClip): Promise<FanOutRun> {
-  // Many short pairs rather than a few long windows: here the same window varies by 10-30%.
-  const rounds = options.quick ? 2 : 6;
+  // Many short pairs rather than a few long windows: here the same 5 s window varies by 10-30%
+  // between runs, and the median of ten pair costs is several times steadier than one pair's.
+  const rounds = options.quick ? 2 : 10;
+  const windowMs = Math.min(options.seconds, 3) * 1000;
   const agent = startAgent(work, model, clip, 1, 'unthrottled');
   const run: FanOutRun = { oneFps: [], tenFps: [], pairCostPercent: [], costPercent: 0 };
   const always: BenchViewer[] = [];
@@ -241,7 +243,7 @@ async function measureFanOut(options: BenchOptions, work: string, model: BenchMo
     always.push(new BenchViewer(base, ready.token), new BenchViewer(base, ready.token, 1000));
     await Promise.all(always.map((v) => v.connected()));
     // The first seconds of a daemon run slower (JIT, caches); measuring them would favour whichever side came later.
-    await sleep(1500 + options.seconds * 1000);
+    await sleep(1500 + windowMs);
     for (let round = 0; round < rounds; round++) {
       for (const ten of round % 2 === 0 ? [false, true] : [true, false]) {
         const extra = ten ? Array.from({ length: 9 }, () => new BenchViewer(base, ready.token)) : [];
@@ -249,7 +251,7 @@ async function measureFanOut(options: BenchOptions, work: string, model: BenchMo
           await Promise.all(extra.map((v) => v.connected()));
           await sleep(1000);
           await agent.request({ type: 'begin' });
-          await sleep(options.seconds * 1000);
+          await sleep(windowMs);
           const window = (await agent.request({ type: 'end' })) as WindowReport;
           (ten ? run.tenFps : run.oneFps).push(window.fps);
           // Nine idle sockets would prove nothing: each must have been sent frames.
