@@ -36,6 +36,8 @@ export class Classifier {
   private batchViews: Float32Array[] = [];
   private readonly inputShape: [number, number, number, number];
   private readonly batchResult: BatchClassification = { scores: this.scores, count: 0, valuesMs: 0, inferMs: 0 };
+  /** classify()'s batch of one, reused. */
+  private readonly one: Mat[] = [];
 
   constructor(readonly loaded: LoadedModel) {
     this.labels = loaded.metadata.labels;
@@ -48,23 +50,15 @@ export class Classifier {
   classify(frame: Mat): Classification {
     const started = performance.now();
     const small = this.preprocessor.shrink(frame);
+    const shrinkMs = performance.now() - started;
+    this.one[0] = small;
     try {
-      return this.classifyShrunk(small, performance.now() - started);
+      const batch = this.classifyBatch(this.one, 1);
+      return { scores: batch.scores[0], preprocessMs: shrinkMs + batch.valuesMs, inferMs: batch.inferMs };
     } finally {
+      this.one.length = 0;
       small.release();
     }
-  }
-
-  /**
-   * Classifies an image already shrunk by this classifier's preprocessor (shrinkAsync, on the
-   * thread pool); `shrinkMs` is what that took, counted as preprocessing.
-   */
-  classifyShrunk(small: Mat, shrinkMs: number): Classification {
-    const t0 = performance.now();
-    const input = this.preprocessor.valuesOf(small);
-    const t1 = performance.now();
-    const scores = this.scoresFor(input);
-    return { scores, preprocessMs: shrinkMs + (t1 - t0), inferMs: performance.now() - t1 };
   }
 
   /**
@@ -102,9 +96,9 @@ export class Classifier {
     });
     try {
       const raw = output.dataSync();
-      const outputs = raw.length / count;
+      const units = raw.length / count;
       const activation = this.loaded.metadata.outputActivation;
-      for (let i = 0; i < count; i++) toProbabilities(count === 1 ? raw : raw.subarray(i * outputs, (i + 1) * outputs), activation, this.scores[i]);
+      for (let i = 0; i < count; i++) toProbabilities(raw, activation, this.scores[i], i * units, units);
     } finally {
       output.dispose();
     }
@@ -130,23 +124,24 @@ export class Classifier {
 }
 
 /**
- * Writes per-label probabilities. A single sigmoid unit becomes [1-p, p] for two labels;
- * raw logits ('none') get a softmax so that confidences are comparable to a threshold.
+ * Writes per-label probabilities from `units` outputs starting at `offset` (one image of a
+ * batch). A single sigmoid unit becomes [1-p, p] for two labels; raw logits ('none') get a
+ * softmax so that confidences are comparable to a threshold.
  */
-export function toProbabilities(raw: ArrayLike<number>, activation: 'softmax' | 'sigmoid' | 'none', out: Float32Array): void {
-  if (raw.length === 1 && out.length === 2) {
-    const p = activation === 'none' ? 1 / (1 + Math.exp(-raw[0])) : raw[0];
+export function toProbabilities(raw: ArrayLike<number>, activation: 'softmax' | 'sigmoid' | 'none', out: Float32Array, offset = 0, units = raw.length): void {
+  if (units === 1 && out.length === 2) {
+    const p = activation === 'none' ? 1 / (1 + Math.exp(-raw[offset])) : raw[offset];
     out[0] = 1 - p;
     out[1] = p;
     return;
   }
   if (activation === 'none') {
     let max = -Infinity;
-    for (let i = 0; i < raw.length; i++) if (raw[i] > max) max = raw[i];
+    for (let i = 0; i < units; i++) if (raw[offset + i] > max) max = raw[offset + i];
     let sum = 0;
-    for (let i = 0; i < raw.length; i++) sum += (out[i] = Math.exp(raw[i] - max));
-    for (let i = 0; i < raw.length; i++) out[i] /= sum;
+    for (let i = 0; i < units; i++) sum += (out[i] = Math.exp(raw[offset + i] - max));
+    for (let i = 0; i < units; i++) out[i] /= sum;
     return;
   }
-  for (let i = 0; i < raw.length; i++) out[i] = raw[i];
+  for (let i = 0; i < units; i++) out[i] = raw[offset + i];
 }

@@ -114,16 +114,19 @@ export class Preprocessor {
     const kx = shrinking ? wholeFactor(region.cols, c.width) : 1;
     const ky = shrinking ? wholeFactor(region.rows, c.height) : 1;
     if (kx < 2 || ky < 2) return async ? region.resizeAsync(c.height, c.width, 0, 0, interpolation) : region.resize(c.height, c.width, 0, 0, interpolation);
-    const finish = (reduced: Mat): Mat => {
-      try {
-        return reduced.resize(c.height, c.width, 0, 0, cv.INTER_AREA);
-      } finally {
-        reduced.release();
-      }
-    };
-    const [rows, cols] = [region.rows / ky, region.cols / kx];
-    return async ? region.resizeAsync(rows, cols, 0, 0, cv.INTER_AREA).then(finish) : finish(region.resize(rows, cols, 0, 0, cv.INTER_AREA));
+    const rows = region.rows / ky;
+    const cols = region.cols / kx;
+    return async ? region.resizeAsync(rows, cols, 0, 0, cv.INTER_AREA).then(this.areaToInput) : this.areaToInput(region.resize(rows, cols, 0, 0, cv.INTER_AREA));
   }
+
+  /** The second step of resize(): averages a reduced frame to the input size and frees it (one function, not one per frame). */
+  private readonly areaToInput = (reduced: Mat): Mat => {
+    try {
+      return reduced.resize(this.contract.height, this.contract.width, 0, 0, cv.INTER_AREA);
+    } finally {
+      reduced.release();
+    }
+  };
 
   /** Depth and channels as the contract says; every intermediate Mat is freed here. */
   private converted(small: Mat): Mat {
