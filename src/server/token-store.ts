@@ -15,9 +15,16 @@ export interface StoredToken {
   fixedMode?: number;
 }
 
-/** 32 random bytes, URL-safe: fits in a URL, a header and a cookie without escaping. */
+/**
+ * 32 random bytes, URL-safe: fits in a URL, a header and a cookie without escaping. One draw in
+ * 64 would begin with '-', which a command line takes for an option (`--token -x...` is refused
+ * as ambiguous), so such a draw is redrawn: 6 bits less than 256 do not matter.
+ */
 export function generateToken(): string {
-  return randomBytes(32).toString('base64url');
+  let token: string;
+  do token = randomBytes(32).toString('base64url');
+  while (token.startsWith('-'));
+  return token;
 }
 
 /**

@@ -4,7 +4,7 @@ import * as path from 'node:path';
 import { Authenticator } from '../../src/server/auth';
 import { FailureLimiter } from '../../src/server/failure-limiter';
 import { resolveStateDir } from '../../src/server/state-dir';
-import { loadOrCreateToken, rotateToken } from '../../src/server/token-store';
+import { generateToken, loadOrCreateToken, rotateToken } from '../../src/server/token-store';
 import { runCli, tempDir } from '../helpers/fixtures';
 
 describe('access token and sessions', () => {
@@ -19,6 +19,12 @@ describe('access token and sessions', () => {
     assert.equal(second.created, false);
     assert.equal(second.token, first.token);
     assert.notEqual(rotateToken(dir).token, first.token);
+  });
+
+  it('never begins a token with a dash, which a command line would take for an option', () => {
+    // The old generator began one token in 64 with '-': 4,000 draws would all pass it with
+    // a chance of about 1e-27.
+    for (let i = 0; i < 4000; i++) assert.match(generateToken(), /^[A-Za-z0-9_][A-Za-z0-9_-]{42}$/);
   });
 
   it('corrects a token file others can read', () => {
