@@ -1,6 +1,6 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { readPackageArtifacts } from '../model/package-io';
+import { checkPackageFiles } from '../model/package-io';
 import { errorMessage } from '../util/errors';
 import type { Logger } from '../util/logger';
 import type { ModelHandoff } from './model-handoff';
@@ -142,7 +142,7 @@ function fingerprint(folder: string): { text: string; newestMs: number } {
 /** Undefined when model.json, its weight shards (with the declared sizes) and metadata.json are all there; else what is wrong. */
 export function incompleteReason(folder: string): string | undefined {
   try {
-    readPackageArtifacts(folder);
+    checkPackageFiles(folder);
     JSON.parse(fs.readFileSync(path.join(folder, 'metadata.json'), 'utf8'));
     return undefined;
   } catch (err) {

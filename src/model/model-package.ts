@@ -24,7 +24,7 @@ export interface LoadedModel {
  */
 export async function loadModelPackage(dir: string): Promise<LoadedModel> {
   const abs = path.resolve(dir);
-  const { artifacts, format, totalWeightBytes } = readPackageArtifacts(abs);
+  const { artifacts, format, totalWeightBytes } = await readPackageArtifacts(abs);
   const modelFile = path.join(abs, MODEL_JSON);
   let model: tf.LayersModel | tf.GraphModel;
   try {

@@ -18,12 +18,22 @@ export interface PackageArtifacts {
   totalWeightBytes: number;
 }
 
+/** What model.json declares, checked against the files on disk, before any weight is read. */
+interface PackageFiles {
+  json: Record<string, unknown>;
+  topology: Record<string, unknown>;
+  format: 'layers-model' | 'graph-model';
+  weightSpecs: WeightsManifestEntry[];
+  shardFiles: string[];
+  totalWeightBytes: number;
+}
+
 /**
- * Reads model.json and its weight shards from a package directory and checks them before
- * TensorFlow.js sees them: each shard must exist and the bytes must add up to what the
- * manifest declares. This is the project's own IO handler, so reading files needs no tfjs-node.
+ * Checks a package directory without reading its weights: model.json parses and has a topology
+ * and a manifest, every shard exists inside the package, and each group's shards add up to the
+ * bytes its weights declare. The inbox asks this of a settled copy, so it must stay cheap.
  */
-export function readPackageArtifacts(dir: string): PackageArtifacts {
+export function checkPackageFiles(dir: string): PackageFiles {
   const modelFile = path.join(dir, MODEL_JSON);
   if (!fs.existsSync(dir) || !fs.statSync(dir).isDirectory()) throw new ModelPackageError(dir, 'is not a directory');
   if (!fs.existsSync(modelFile)) throw new ModelPackageError(modelFile, 'is missing');
@@ -42,8 +52,9 @@ export function readPackageArtifacts(dir: string): PackageArtifacts {
   const topology = json.modelTopology as Record<string, unknown>;
   const format = json.format === 'graph-model' || Array.isArray(topology.node) ? 'graph-model' : 'layers-model';
 
-  const weightSpecs: tfTypes.io.WeightsManifestEntry[] = [];
-  const buffers: Buffer[] = [];
+  const weightSpecs: WeightsManifestEntry[] = [];
+  const shardFiles: string[] = [];
+  let totalWeightBytes = 0;
   for (const group of manifest as Array<{ paths?: unknown; weights?: unknown }>) {
     if (!Array.isArray(group.paths) || !Array.isArray(group.weights)) throw new ModelPackageError(modelFile, "a weightsManifest entry lacks 'paths' or 'weights'");
     const expected = (group.weights as WeightsManifestEntry[]).reduce((sum, w) => sum + specByteLength(w, modelFile), 0);
@@ -52,24 +63,40 @@ export function readPackageArtifacts(dir: string): PackageArtifacts {
       const shardFile = path.resolve(dir, shard);
       if (path.relative(dir, shardFile).startsWith('..')) throw new ModelPackageError(modelFile, `weight path '${shard}' points outside the package`);
       if (!fs.existsSync(shardFile)) throw new ModelPackageError(shardFile, 'weight shard is missing');
-      const bytes = fs.readFileSync(shardFile);
-      actual += bytes.length;
-      buffers.push(bytes);
+      actual += fs.statSync(shardFile).size;
+      shardFiles.push(shardFile);
     }
     if (actual !== expected) {
       throw new ModelPackageError(path.join(dir, (group.paths as string[]).join('+')), `weights have ${actual} bytes but model.json declares ${expected}`);
     }
     weightSpecs.push(...(group.weights as WeightsManifestEntry[]));
+    totalWeightBytes += actual;
   }
-  const all = Buffer.concat(buffers);
-  const weightData = all.buffer.slice(all.byteOffset, all.byteOffset + all.byteLength) as ArrayBuffer;
+  return { json, topology, format, weightSpecs, shardFiles, totalWeightBytes };
+}
+
+/**
+ * Reads model.json and its weight shards from a package directory, checked as
+ * `checkPackageFiles` does, before TensorFlow.js sees them. This is the project's own IO
+ * handler, so reading files needs no tfjs-node. Shards are read off the main thread: a model
+ * swapped in while the camera streams must not stall it for the read (168 MB of seed CNN
+ * weights take 0.2 s here from the page cache, seconds from a Pi's SD card). Each is read once
+ * into its own buffer and handed over as it is (TF.js takes a list of buffers): joining them
+ * would make two more copies of the weights.
+ */
+export async function readPackageArtifacts(dir: string): Promise<PackageArtifacts> {
+  const { json, topology, format, weightSpecs, shardFiles, totalWeightBytes } = checkPackageFiles(dir);
+  const shards: ArrayBuffer[] = [];
+  for (const file of shardFiles) shards.push(await readWhole(file));
+  const readBytes = shards.reduce((sum, shard) => sum + shard.byteLength, 0);
+  if (readBytes !== totalWeightBytes) throw new ModelPackageError(dir, `weight shards changed while being read (${readBytes} bytes, expected ${totalWeightBytes})`);
   return {
     format,
-    totalWeightBytes: all.byteLength,
+    totalWeightBytes,
     artifacts: {
       modelTopology: topology as tfTypes.io.ModelArtifacts['modelTopology'],
       weightSpecs,
-      weightData,
+      weightData: shards.length === 1 ? shards[0] : shards,
       format: typeof json.format === 'string' ? json.format : undefined,
       generatedBy: typeof json.generatedBy === 'string' ? json.generatedBy : undefined,
       convertedBy: typeof json.convertedBy === 'string' || json.convertedBy === null ? (json.convertedBy as string | null) : undefined,
@@ -78,6 +105,18 @@ export function readPackageArtifacts(dir: string): PackageArtifacts {
       modelInitializer: json.modelInitializer as object | undefined,
     },
   };
+}
+
+/** A file's bytes as an ArrayBuffer of exactly its length (a large read owns its buffer; a small one may sit in Node's pool). */
+async function readWhole(file: string): Promise<ArrayBuffer> {
+  let bytes: Buffer;
+  try {
+    bytes = await fs.promises.readFile(file);
+  } catch (err) {
+    throw new ModelPackageError(file, `cannot be read: ${(err as Error).message}`);
+  }
+  if (bytes.byteOffset === 0 && bytes.byteLength === bytes.buffer.byteLength) return bytes.buffer as ArrayBuffer;
+  return bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength) as ArrayBuffer;
 }
 
 function specByteLength(spec: WeightsManifestEntry, file: string): number {

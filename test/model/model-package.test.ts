@@ -62,6 +62,35 @@ describe('model packages', () => {
     await expectRefusal(dir, /weights\.bin$/, /weights have 100 bytes but model\.json declares 780/);
   });
 
+  it('loads weights split over several shards exactly as from one file', async () => {
+    const whole = tempDir();
+    await writeTinyPackage(whole);
+    const split = tempDir();
+    fs.cpSync(whole, split, { recursive: true });
+    // 780 bytes cut at 3 and 500: shard edges need not fall on a weight or a float.
+    const bytes = fs.readFileSync(path.join(split, 'weights.bin'));
+    const cuts = [0, 3, 500, bytes.length];
+    const paths = cuts.slice(1).map((end, i) => {
+      fs.writeFileSync(path.join(split, `part-${i}.bin`), bytes.subarray(cuts[i], end));
+      return `part-${i}.bin`;
+    });
+    fs.unlinkSync(path.join(split, 'weights.bin'));
+    const modelJson = JSON.parse(fs.readFileSync(path.join(split, 'model.json'), 'utf8'));
+    modelJson.weightsManifest[0].paths = paths;
+    fs.writeFileSync(path.join(split, 'model.json'), JSON.stringify(modelJson));
+
+    const [a, b] = [await loadModelPackage(whole), await loadModelPackage(split)];
+    assert.equal(b.weightBytes, 780);
+    const [wa, wb] = [(a.model as tf.LayersModel).getWeights(), (b.model as tf.LayersModel).getWeights()];
+    assert.equal(wb.length, wa.length);
+    wa.forEach((w, i) => assert.deepEqual(Array.from(wb[i].dataSync()), Array.from(w.dataSync()), `weight ${i}`));
+    a.model.dispose();
+    b.model.dispose();
+
+    fs.writeFileSync(path.join(split, 'part-1.bin'), bytes.subarray(3, 400));
+    await expectRefusal(split, /part-0\.bin\+part-1\.bin\+part-2\.bin$/, /weights have 680 bytes but model\.json declares 780/);
+  });
+
   it('refuses labels that do not match the output units', async () => {
     const dir = tempDir();
     await writeTinyPackage(dir, { labels: ['a', 'b'] });
