@@ -42,6 +42,11 @@ export class BenchViewer {
     return whenConnected(this.socket);
   }
 
+  /** Asks the daemon to stop (true) or restart (false) sending frames, as the dashboard's pause button does. */
+  setPaused(paused: boolean): void {
+    this.socket.emit(paused ? 'pause' : 'resume');
+  }
+
   reset(): void {
     this.frames = 0;
     this.latency.clear();
