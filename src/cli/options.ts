@@ -35,7 +35,6 @@ const SHORTCUTS: Record<string, ConfigKey> = {
 
 type ParseArgsConfig = Parameters<typeof parseArgs>[0] & object;
 
-/** parseArgs with errors turned into a UsageError that names the command. */
 /** A command's --backend value, checked (a command that loads a model without the full config). */
 export function backendOption(command: string, value: string | undefined): BackendPreference {
   const preference = value ?? 'auto';
@@ -43,6 +42,7 @@ export function backendOption(command: string, value: string | undefined): Backe
   return preference as BackendPreference;
 }
 
+/** parseArgs with errors turned into a UsageError that names the command. */
 export function parseCommandArgs<O extends NonNullable<ParseArgsConfig['options']>>(command: string, argv: string[], options: O) {
   try {
     return parseArgs({ args: argv, options, allowPositionals: true, strict: true });
