@@ -1,7 +1,8 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { SourceError } from '../util/errors';
-import { cv } from '../vision/cv';
+import { errorMessage, SourceError } from '../util/errors';
+import type { Mat } from '../vision/cv';
+import { readImageFile } from '../vision/read-image';
 import type { CapturedImage, FrameSource } from './frame-source';
 
 export const IMAGE_EXTENSIONS = ['.jpg', '.jpeg', '.png', '.bmp', '.webp', '.tif', '.tiff', '.pgm', '.ppm'];
@@ -47,9 +48,11 @@ export class ImagesSource implements FrameSource {
         this.index = 0;
       }
       const file = this.files[this.index++];
-      const mat = await cv.imreadAsync(file).catch(() => undefined);
-      if (!mat || mat.empty) {
-        this.onSkip(file, 'not a readable image');
+      let mat: Mat;
+      try {
+        mat = await readImageFile(file);
+      } catch (err) {
+        this.onSkip(file, errorMessage(err));
         continue;
       }
       return { mat };

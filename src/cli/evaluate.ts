@@ -6,7 +6,7 @@ import { resolveModelDir } from '../model/open-model';
 import { findDataset } from '../train/dataset';
 import { classMetrics, formatMetrics } from '../train/metrics';
 import { DatasetError, errorMessage, UsageError } from '../util/errors';
-import { cv } from '../vision/cv';
+import { readImageFile } from '../vision/read-image';
 import { backendOption, parseCommandArgs } from './options';
 
 /**
@@ -30,9 +30,10 @@ export async function main(argv: string[]): Promise<number> {
   const predicted: number[] = [];
   let unreadable = 0;
   for (const { file, label } of images) {
-    const mat = await cv.imreadAsync(file).catch(() => undefined);
-    if (!mat || mat.empty) {
-      process.stderr.write(`edgesight: ${file}: cannot be decoded, skipped\n`);
+    const mat = await readImageFile(file).catch((err: unknown) => {
+      process.stderr.write(`edgesight: ${errorMessage(err)}, skipped\n`);
+    });
+    if (!mat) {
       unreadable++;
       continue;
     }

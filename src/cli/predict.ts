@@ -9,6 +9,7 @@ import type { Config } from '../config/schema';
 import { errorMessage, InputFileError, UsageError } from '../util/errors';
 import { createLogger } from '../util/logger';
 import { cv, releaseAll, type Mat } from '../vision/cv';
+import { readImageFile } from '../vision/read-image';
 import { configFromValues, configOptions, parseCommandArgs } from './options';
 import { roundTo } from '../util/round';
 
@@ -76,13 +77,7 @@ export async function predictFile(file: string, classifier: Classifier, config: 
   const decisions = new DecisionMaker(classifier.labels, decisionSettings(config));
   const smoothing = config['decision.smoothing'] !== 'none';
   if (isImageFile(file)) {
-    let mat: Mat;
-    try {
-      mat = await cv.imreadAsync(file);
-    } catch {
-      throw new InputFileError(file, 'not a readable image');
-    }
-    if (mat.empty) throw new InputFileError(file, 'not a readable image');
+    const mat = await readImageFile(file);
     write(lineFor(file, undefined, classifier.classify(mat).scores, classifier.labels, decisions, false));
     mat.release();
     return;

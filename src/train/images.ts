@@ -1,5 +1,6 @@
 import { errorMessage } from '../util/errors';
-import { cv, matFromPixels } from '../vision/cv';
+import { matFromPixels } from '../vision/cv';
+import { readImageFile } from '../vision/read-image';
 import type { Preprocessor } from '../vision/preprocess';
 import { augment, type AugmentOptions } from './augment';
 import type { LabelledFile } from './dataset';
@@ -29,8 +30,7 @@ export async function loadImages(files: LabelledFile[], preprocessor: Preprocess
   for (let i = 0; i < files.length; i++) {
     const { file, label } = files[i];
     try {
-      const mat = await cv.imreadAsync(file);
-      if (mat.empty) throw new Error('not an image OpenCV can decode');
+      const mat = await readImageFile(file);
       const small = preprocessor.shrink(mat);
       mat.release();
       // getData() copies the pixels into a fresh Buffer (a Uint8Array): keep that one.

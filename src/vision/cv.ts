@@ -3,6 +3,7 @@
  * (run scripts/setup.sh) instead of a stack trace from deep inside a module.
  */
 import type * as CvTypes from '@u4/opencv4nodejs';
+import { MAX_IMAGE_PIXELS } from './image-header';
 
 type Cv = typeof CvTypes.default;
 
@@ -18,6 +19,9 @@ function load(): Cv {
   // OpenCV prints its own warnings for every failed open (a camera unplugged, a file gone) on
   // stderr, around our structured log; edgesight reports those failures itself.
   process.env.OPENCV_LOG_LEVEL ??= 'FATAL';
+  // OpenCV's own ceiling on a decoded image (default 2^30 pixels, 3 GB as BGR): the same limit
+  // as the header check in image-header.ts, for formats that check does not read.
+  process.env.OPENCV_IO_MAX_IMAGE_PIXELS ??= String(MAX_IMAGE_PIXELS);
   try {
     quietBuildLogger();
     // eslint-disable-next-line @typescript-eslint/no-require-imports
