@@ -2,6 +2,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import type * as tfTypes from '@tensorflow/tfjs';
 import { ModelPackageError } from '../util/errors';
+import { checkTopologyAgainstWeights } from './topology-check';
 
 type ModelArtifacts = tfTypes.io.ModelArtifacts;
 type WeightsManifestEntry = tfTypes.io.WeightsManifestEntry;
@@ -76,8 +77,18 @@ export function checkPackageFiles(dir: string): PackageFiles {
 }
 
 /**
+ * checkPackageFiles, plus: each layer's config agrees with its weights' shapes. What a package
+ * must pass before anything is built from it; cheap (no weight is read).
+ */
+export function checkPackageConsistency(dir: string): PackageFiles {
+  const files = checkPackageFiles(dir);
+  if (files.format === 'layers-model') checkTopologyAgainstWeights(files.topology, files.weightSpecs, path.join(dir, MODEL_JSON));
+  return files;
+}
+
+/**
  * Reads model.json and its weight shards from a package directory, checked as
- * `checkPackageFiles` does, before TensorFlow.js sees them. This is the project's own IO
+ * `checkPackageConsistency` does, before TensorFlow.js sees them. This is the project's own IO
  * handler, so reading files needs no tfjs-node. Shards are read off the main thread: a model
  * swapped in while the camera streams must not stall it for the read (168 MB of seed CNN
  * weights take 0.2 s here from the page cache, seconds from a Pi's SD card). Each is read once
@@ -85,7 +96,7 @@ export function checkPackageFiles(dir: string): PackageFiles {
  * would make two more copies of the weights.
  */
 export async function readPackageArtifacts(dir: string): Promise<PackageArtifacts> {
-  const { json, topology, format, weightSpecs, shardFiles, totalWeightBytes } = checkPackageFiles(dir);
+  const { json, topology, format, weightSpecs, shardFiles, totalWeightBytes } = checkPackageConsistency(dir);
   const shards: ArrayBuffer[] = [];
   for (const file of shardFiles) shards.push(await readWhole(file));
   const readBytes = shards.reduce((sum, shard) => sum + shard.byteLength, 0);

@@ -4,7 +4,7 @@ import * as tf from '@tensorflow/tfjs';
 import { selectBackend } from '../model/backend';
 import type { PreprocessContract } from '../model/metadata';
 import { directorySaveHandler, METADATA_JSON, writeAtomically } from '../model/package-io';
-import { SELFTEST_DIR } from '../daemon/model-handoff';
+import { SELFTEST_DIR } from '../model/self-test';
 import { DatasetError } from '../util/errors';
 import { cv } from '../vision/cv';
 import { Preprocessor } from '../vision/preprocess';

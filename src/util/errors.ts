@@ -24,7 +24,7 @@ export class UsageError extends EdgesightError {
 export class ModelPackageError extends EdgesightError {
   readonly code = 'E_MODEL_PACKAGE';
   readonly exitCode = 3;
-  constructor(readonly file: string, problem: string) {
+  constructor(readonly file: string, readonly problem: string) {
     super(`model package: ${file}: ${problem}`);
   }
 }
