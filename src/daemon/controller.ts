@@ -67,7 +67,9 @@ export class DaemonController {
 
     const store = new ModelStore(this.stateDir);
     const modelLog = log.child({ component: 'model' });
-    const { classifier, backend } = await openClassifier(config, modelLog, this.startupModelDir(store));
+    // A swap cut short by a crash or power cut is completed or undone before anything is loaded.
+    for (const note of store.recover()) modelLog.warn(`model store: ${note}`);
+    const { classifier, backend } = await openClassifier(config, modelLog, this.startupModelDirs(store));
     this.classifier = classifier;
     this.backend = backend;
     const meta = classifier.loaded.metadata;
@@ -138,14 +140,15 @@ export class DaemonController {
   }
 
   /**
-   * The active model in the state directory (put there by a hand-off) unless model.path was
-   * set to something other than its default, in which case the user's choice wins.
+   * The packages in the state directory (active, then previous: put there by hand-offs) to try
+   * before model.path, unless model.path was set to something other than its default, in which
+   * case the user's choice wins. openClassifier falls back along the list, loudly.
    */
-  private startupModelDir(store: ModelStore): string | undefined {
-    if (this.config['model.path'] !== configSchema['model.path'].default) return undefined;
-    const active = store.startupDir();
-    if (active) this.log.info({ model: active }, `model: the one last handed off, in ${active}`);
-    return active;
+  private startupModelDirs(store: ModelStore): string[] {
+    if (this.config['model.path'] !== configSchema['model.path'].default) return [];
+    const dirs = store.startupCandidates();
+    if (dirs.length) this.log.info({ model: dirs[0] }, `model: the one last handed off, in ${dirs[0]}`);
+    return dirs;
   }
 
   private swapModel(pipeline: Pipeline, next: Classifier): Classifier {

@@ -3,10 +3,9 @@ import * as path from 'node:path';
 import { checkPackageFiles } from '../model/package-io';
 import { errorMessage } from '../util/errors';
 import type { Logger } from '../util/logger';
+import { RejectedShelf, REJECTED } from './inbox-rejects';
+import { isUtf8Name, printable, scanFolder } from './inbox-scan';
 import type { ModelHandoff } from './model-handoff';
-
-const REJECTED = '.rejected';
-const KEEP_REJECTED = 5;
 
 export interface InboxOptions {
   pollMs?: number;
@@ -19,7 +18,9 @@ export interface InboxOptions {
  * A folder is taken only when it is complete — model.json parses, every weight shard it names
  * is there with the declared byte length, metadata.json parses — and has not changed for
  * settleMs; a half-copied folder is never picked up. Taken packages leave the inbox; refused
- * ones move to inbox/.rejected/ with a REJECTED.txt saying why (the last five are kept).
+ * ones move to inbox/.rejected/ with a REJECTED.txt saying why (the five newest are kept).
+ * Nothing in the inbox is followed: a link anywhere in a folder refuses it, naming the link,
+ * before anything reads through it (see inbox-scan.ts).
  * Polling rather than fs.watch: it works the same on every filesystem and costs one readdir
  * every few seconds.
  */
@@ -31,6 +32,7 @@ export class ModelInbox {
   private busy = false;
   private readonly pollMs: number;
   private readonly settleMs: number;
+  private readonly shelf: RejectedShelf;
 
   constructor(
     stateDir: string,
@@ -41,6 +43,7 @@ export class ModelInbox {
     this.dir = path.join(stateDir, 'inbox');
     this.pollMs = options.pollMs ?? 2000;
     this.settleMs = options.settleMs ?? 3000;
+    this.shelf = new RejectedShelf(this.dir);
   }
 
   start(): void {
@@ -55,88 +58,127 @@ export class ModelInbox {
     this.timer = undefined;
   }
 
-  /** One look at the inbox; installs at most one package per look. */
+  /**
+   * One look at the inbox; installs at most one package per look. Each entry is looked at
+   * inside its own error boundary: one that cannot be read (gone, unreadable) is passed over,
+   * one that can never be a package is refused alone, and the others are still taken.
+   */
   async poll(): Promise<void> {
     if (this.busy) return;
     this.busy = true;
     try {
-      let names: string[];
+      let entries: InboxEntry[];
       try {
-        names = fs.readdirSync(this.dir).filter((n) => !n.startsWith('.')).sort();
+        // An inbox that is itself a link would have every folder refused and moved through it.
+        if (!fs.lstatSync(this.dir).isDirectory()) {
+          if (!this.warned.has(this.dir)) this.log.error({ folder: this.dir }, `inbox: ${this.dir} is not a folder (a link?); not looking at it`);
+          this.warned.add(this.dir);
+          return;
+        }
+        entries = listEntries(this.dir);
       } catch {
         return;
       }
-      for (const key of [...this.seen.keys()]) if (!names.includes(key)) this.seen.delete(key);
-      for (const name of names) {
-        const folder = path.join(this.dir, name);
-        if (!fs.statSync(folder).isDirectory()) continue;
-        const signature = fingerprint(folder);
-        const settled = this.seen.get(name) === signature.text && Date.now() - signature.newestMs >= this.settleMs;
-        this.seen.set(name, signature.text);
-        if (!settled) continue;
-        const missing = incompleteReason(folder);
-        if (missing) {
-          // Settled but incomplete: a copy that stopped halfway. Keep waiting for the rest,
-          // and say once what is missing in case nothing more is coming.
-          if (!this.warned.has(signature.text)) {
-            this.warned.add(signature.text);
-            if (this.warned.size > 100) this.warned.clear();
-            this.log.warn({ folder, missing }, `inbox: ${name} is not a complete model package yet; waiting (${missing})`);
-          }
-          continue;
+      for (const key of [...this.seen.keys()]) if (!entries.some((e) => e.key === key)) this.seen.delete(key);
+      for (const entry of entries) {
+        try {
+          if (await this.look(entry)) return;
+        } catch (err) {
+          if ((err as NodeJS.ErrnoException).code === 'ENOENT') continue;
+          this.log.warn({ folder: entry.shown, err: errorMessage(err) }, `inbox: could not look at ${entry.shown}`);
         }
-        await this.take(name, folder);
-        return;
       }
     } finally {
       this.busy = false;
     }
   }
 
-  private async take(name: string, folder: string): Promise<void> {
-    this.log.info({ folder }, `inbox: new model package ${name}`);
-    try {
-      await this.handoff.install(folder, `inbox/${name}`);
-      fs.rmSync(folder, { recursive: true, force: true });
-    } catch (err) {
-      const reason = errorMessage(err);
-      this.log.error({ folder, err: reason }, `inbox: model package ${name} refused; the running model keeps serving`);
-      this.reject(name, folder, reason);
+  /** Looks at one inbox entry; true when a package was taken (or refused after an install attempt). */
+  private async look(entry: InboxEntry): Promise<boolean> {
+    const stat = fs.lstatSync(entry.path);
+    // A link is refused as it is: stat-ing, scanning or renaming-then-writing through it reached outside the state directory.
+    if (stat.isSymbolicLink()) {
+      this.refuse(entry, `${entry.shown} is a symbolic link (to ${printable(fs.readlinkSync(entry.path).toString())}); links in the inbox are never followed`);
+      return false;
     }
-    this.seen.delete(name);
+    if (!stat.isDirectory()) return false;
+    if (!entry.utf8) {
+      this.refuse(entry, `folder name ${entry.shown} is not valid UTF-8`);
+      return false;
+    }
+    const folder = entry.path as string;
+    const scan = scanFolder(folder);
+    const settled = this.seen.get(entry.key) === scan.signature && Date.now() - scan.newestMs >= this.settleMs;
+    this.seen.set(entry.key, scan.signature);
+    if (!settled) return false;
+    if (scan.problem) {
+      this.refuse(entry, scan.problem);
+      return false;
+    }
+    const missing = incompleteReason(folder);
+    if (missing) {
+      // Settled but incomplete: a copy that stopped halfway. Keep waiting for the rest,
+      // and say once what is missing in case nothing more is coming.
+      if (!this.warned.has(scan.signature)) {
+        this.warned.add(scan.signature);
+        if (this.warned.size > 100) this.warned.clear();
+        this.log.warn({ folder, missing }, `inbox: ${entry.shown} is not a complete model package yet; waiting (${missing})`);
+      }
+      return false;
+    }
+    await this.take(entry, folder);
+    return true;
   }
 
-  private reject(name: string, folder: string, reason: string): void {
-    const rejectedRoot = path.join(this.dir, REJECTED);
-    fs.mkdirSync(rejectedRoot, { recursive: true, mode: 0o700 });
-    const target = path.join(rejectedRoot, `${name}-${new Date().toISOString().replace(/[:.]/g, '-')}`);
+  private async take(entry: InboxEntry, folder: string): Promise<void> {
+    this.log.info({ folder }, `inbox: new model package ${entry.shown}`);
     try {
-      fs.renameSync(folder, target);
-      fs.writeFileSync(path.join(target, 'REJECTED.txt'), reason + '\n');
-    } catch {
+      await this.handoff.install(folder, `inbox/${entry.shown}`);
       fs.rmSync(folder, { recursive: true, force: true });
+      this.seen.delete(entry.key);
+    } catch (err) {
+      this.refuse(entry, errorMessage(err));
     }
-    const kept = fs.readdirSync(rejectedRoot).sort();
-    for (const old of kept.slice(0, Math.max(0, kept.length - KEEP_REJECTED))) fs.rmSync(path.join(rejectedRoot, old), { recursive: true, force: true });
+  }
+
+  /** Moves an entry to inbox/.rejected with the reason (removes it if even that fails), and says so. */
+  private refuse(entry: InboxEntry, reason: string): void {
+    this.log.error({ folder: path.join(this.dir, entry.shown), err: reason }, `inbox: model package ${entry.shown} refused; the running model keeps serving: ${reason}`);
+    try {
+      this.shelf.put(entry.path, entry.shown, reason);
+    } catch (err) {
+      this.log.warn({ folder: path.join(this.dir, entry.shown), err: errorMessage(err) }, `inbox: could not move ${entry.shown} to ${REJECTED}; removing it`);
+      // rmSync removes links themselves; it never deletes through them.
+      fs.rmSync(entry.path, { recursive: true, force: true });
+    }
+    this.seen.delete(entry.key);
   }
 }
 
-/** Names, sizes and times of everything in the folder (bounded), and the newest time. */
-function fingerprint(folder: string): { text: string; newestMs: number } {
-  const parts: string[] = [];
-  let newestMs = 0;
-  const walk = (dir: string, depth: number) => {
-    if (depth > 4 || parts.length > 1000) return;
-    for (const entry of fs.readdirSync(dir, { withFileTypes: true })) {
-      const file = path.join(dir, entry.name);
-      const stat = fs.statSync(file);
-      newestMs = Math.max(newestMs, stat.mtimeMs);
-      parts.push(`${path.relative(folder, file)}:${stat.size}:${stat.mtimeMs}`);
-      if (entry.isDirectory()) walk(file, depth + 1);
-    }
-  };
-  walk(folder, 0);
-  return { text: parts.join('|'), newestMs };
+interface InboxEntry {
+  /** Path to act on: a Buffer when the name is not UTF-8 (the decoded string would name nothing). */
+  path: string | Buffer;
+  /** The name as text for maps, logs and the rejected folder's name. */
+  key: string;
+  shown: string;
+  utf8: boolean;
+}
+
+/** The inbox's entries (dot-names left out), names read as bytes so none is lost to decoding. */
+function listEntries(dir: string): InboxEntry[] {
+  const entries: InboxEntry[] = [];
+  for (const raw of fs.readdirSync(dir, { encoding: 'buffer' })) {
+    if (raw[0] === 0x2e) continue;
+    const utf8 = isUtf8Name(raw);
+    const name = raw.toString('utf8');
+    entries.push({
+      path: utf8 ? path.join(dir, name) : Buffer.concat([Buffer.from(dir + path.sep), raw]),
+      key: utf8 ? name : `\0x${raw.toString('hex')}`,
+      shown: printable(name),
+      utf8,
+    });
+  }
+  return entries.sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
 }
 
 /** Undefined when model.json, its weight shards (with the declared sizes) and metadata.json are all there; else what is wrong. */

@@ -2,7 +2,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { projectRoot } from '../config/load';
 import type { Config } from '../config/schema';
-import { ModelPackageError } from '../util/errors';
+import { errorMessage, ModelPackageError } from '../util/errors';
 import type { Logger } from '../util/logger';
 import { selectBackend, type BackendChoice } from './backend';
 import { Classifier } from './classifier';
@@ -16,12 +16,35 @@ export function resolveModelDir(configured: string): string {
   throw new ModelPackageError(path.resolve(configured), 'does not exist');
 }
 
-/** Picks the backend, loads and checks the package (model.path unless `dir` is given), and warms the model up. */
-export async function openClassifier(config: Config, log: Logger, dir?: string): Promise<{ classifier: Classifier; backend: BackendChoice }> {
+/**
+ * Picks the backend and opens the first package that loads, checks and warms up: each of
+ * `candidates` in order (the daemon passes the state directory's active, then previous), then
+ * model.path. One passed over is logged as an error naming the file and the problem, so a
+ * broken package is never served silently and never stops the daemon while another loads.
+ */
+export async function openClassifier(config: Config, log: Logger, candidates: string[] = []): Promise<{ classifier: Classifier; backend: BackendChoice }> {
   const backend = await selectBackend(config['model.backend']);
   if (backend.skipped.length) log.debug({ skipped: backend.skipped }, 'backends passed over');
-  const loaded = await loadModelPackage(dir ?? resolveModelDir(config['model.path']));
-  const classifier = new Classifier(loaded);
-  classifier.warmUp();
+  for (const dir of candidates) {
+    try {
+      return { classifier: await openPackage(dir), backend };
+    } catch (err) {
+      log.error({ model: dir, err: errorMessage(err) }, `model: ${dir} cannot be served, trying the next one: ${errorMessage(err)}`);
+    }
+  }
+  const configured = resolveModelDir(config['model.path']);
+  const classifier = await openPackage(configured);
+  if (candidates.length) log.warn({ model: configured }, `model: serving ${configured} (model.path) because no model in the state directory loads`);
   return { classifier, backend };
+}
+
+async function openPackage(dir: string): Promise<Classifier> {
+  const classifier = new Classifier(await loadModelPackage(dir));
+  try {
+    classifier.warmUp();
+    return classifier;
+  } catch (err) {
+    classifier.dispose();
+    throw err;
+  }
 }

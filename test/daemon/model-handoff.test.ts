@@ -165,7 +165,7 @@ describe('model hand-off (real daemon, real packages)', function () {
     fs.writeFileSync(metaFile, JSON.stringify({ ...JSON.parse(fs.readFileSync(metaFile, 'utf8')), labels: ['a', 'b'] }));
     fs.cpSync(pkg, path.join(d.stateDir, 'inbox', 'wrong-labels'), { recursive: true });
     const rejected = path.join(d.stateDir, 'inbox', '.rejected');
-    const entry = await waitUntil('rejection', () => (fs.existsSync(rejected) ? fs.readdirSync(rejected).find((n) => n.startsWith('wrong-labels')) : undefined), 30_000);
+    const entry = await waitUntil('rejection', () => (fs.existsSync(rejected) ? fs.readdirSync(rejected).find((n) => n.endsWith('-wrong-labels')) : undefined), 30_000);
     assert.match(fs.readFileSync(path.join(rejected, entry, 'REJECTED.txt'), 'utf8'), /metadata\.json: .*2 labels.*10/);
     assert.equal(await serving(), 'zipped-3');
   });

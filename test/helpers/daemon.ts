@@ -4,7 +4,7 @@ import * as path from 'node:path';
 import { loadConfig } from '../../src/config/load';
 import type { ConfigKey } from '../../src/config/schema';
 import { DaemonController } from '../../src/daemon/controller';
-import { silentLogger } from '../../src/util/logger';
+import { silentLogger, type Logger } from '../../src/util/logger';
 import { tempDir, writePaperDigitClip } from './fixtures';
 
 export interface TestDaemon {
@@ -38,7 +38,7 @@ export function clipTruth(seq: number): string {
  * The real daemon in this process: the default model, a real clip played at its own 30 fps in
  * a loop, and the dashboard server on a free loopback port with a fresh state directory.
  */
-export async function startTestDaemon(overrides: Partial<Record<ConfigKey, unknown>> = {}): Promise<TestDaemon> {
+export async function startTestDaemon(overrides: Partial<Record<ConfigKey, unknown>> = {}, log: Logger = silentLogger()): Promise<TestDaemon> {
   const config = loadConfig({
     flags: {
       source: thirtyFpsClip().file,
@@ -52,7 +52,7 @@ export async function startTestDaemon(overrides: Partial<Record<ConfigKey, unkno
     },
   });
   const stateDir = config['state.dir'];
-  const daemon = new DaemonController(config, silentLogger());
+  const daemon = new DaemonController(config, log);
   try {
     await daemon.start();
   } catch (err) {

@@ -1,0 +1,147 @@
+import * as crypto from 'node:crypto';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { ModelPackageError } from '../util/errors';
+import { PACKAGE_LIMITS } from './package-limits';
+
+export interface CopyOptions {
+  /**
+   * Follow symbolic links in the source. Only for the operator's own model folder (model.path),
+   * which may legitimately link its weights; a package that arrives (inbox, upload) never.
+   */
+  followLinks?: boolean;
+  /** Called after each file is written (the store's crash tests stop the process there). */
+  afterFile?: (relative: string) => void;
+}
+
+interface CopiedFile {
+  relative: string;
+  size: number;
+  sha256: string;
+}
+
+/**
+ * Copies a package's files (dot-files left out) into `toDir`, which must not exist yet, and
+ * then reads every copied file back and compares its size and SHA-256 with what was read from
+ * the source. A link in the source is refused, naming it, unless followLinks: skipping it
+ * silently once stored a package without its weights. Files are created exclusively ('wx'),
+ * so nothing is ever written through a link planted at the target.
+ */
+export function copyPackageVerified(fromDir: string, toDir: string, options: CopyOptions = {}): void {
+  const files = packageFilesForCopy(fromDir, options.followLinks === true);
+  fs.mkdirSync(toDir, { mode: 0o700 });
+  const copied: CopiedFile[] = [];
+  for (const relative of files) {
+    const target = path.join(toDir, relative);
+    fs.mkdirSync(path.dirname(target), { recursive: true, mode: 0o700 });
+    copied.push({ relative, ...copyOneFile(path.join(fromDir, relative), target, options.followLinks === true) });
+    options.afterFile?.(relative);
+  }
+  for (const file of copied) {
+    const target = path.join(toDir, file.relative);
+    const back = hashFile(target, false);
+    if (back.size !== file.size || back.sha256 !== file.sha256) {
+      throw new ModelPackageError(target, `stored copy differs from ${path.join(fromDir, file.relative)} (${back.size} bytes, expected ${file.size}${back.size === file.size ? '; contents differ' : ''})`);
+    }
+  }
+}
+
+/** Relative paths of the regular files to copy; a link (unless followed) or a device is refused by name. */
+function packageFilesForCopy(dir: string, followLinks: boolean): string[] {
+  const files: string[] = [];
+  const walk = (sub: string, depth: number) => {
+    if (depth > PACKAGE_LIMITS.maxDepth) throw new ModelPackageError(path.join(dir, sub), `folders nest deeper than ${PACKAGE_LIMITS.maxDepth} levels`);
+    for (const entry of fs.readdirSync(path.join(dir, sub), { withFileTypes: true })) {
+      if (entry.name.startsWith('.')) continue;
+      const relative = path.join(sub, entry.name);
+      const full = path.join(dir, relative);
+      // Dirent types come from lstat: a link shows as a link, not as what it points to.
+      let kind: { isFile(): boolean; isDirectory(): boolean } = entry;
+      if (entry.isSymbolicLink()) {
+        if (!followLinks) throw new ModelPackageError(full, 'is a symbolic link; a model package must hold its files, not links to them');
+        kind = fs.statSync(full);
+      }
+      if (kind.isDirectory()) walk(relative, depth + 1);
+      else if (kind.isFile()) {
+        files.push(relative);
+        if (files.length > PACKAGE_LIMITS.maxFiles) throw new ModelPackageError(dir, `holds more than ${PACKAGE_LIMITS.maxFiles} files`);
+      } else throw new ModelPackageError(full, 'is not a regular file or folder');
+    }
+  };
+  walk('', 0);
+  return files;
+}
+
+const CHUNK = 1 << 20;
+
+/** Copies one file through descriptors: the source opened O_NOFOLLOW (unless following), the target created exclusively. */
+function copyOneFile(from: string, to: string, followLinks: boolean): { size: number; sha256: string } {
+  const input = openForRead(from, followLinks);
+  try {
+    const output = fs.openSync(to, fs.constants.O_WRONLY | fs.constants.O_CREAT | fs.constants.O_EXCL | fs.constants.O_NOFOLLOW, 0o600);
+    try {
+      const hash = crypto.createHash('sha256');
+      const buffer = Buffer.allocUnsafe(CHUNK);
+      let size = 0;
+      for (;;) {
+        const n = fs.readSync(input, buffer, 0, CHUNK, null);
+        if (n === 0) break;
+        hash.update(buffer.subarray(0, n));
+        let written = 0;
+        while (written < n) written += fs.writeSync(output, buffer, written, n - written);
+        size += n;
+      }
+      // On the card before any rename makes the copy the active package.
+      fs.fsyncSync(output);
+      return { size, sha256: hash.digest('hex') };
+    } finally {
+      fs.closeSync(output);
+    }
+  } finally {
+    fs.closeSync(input);
+  }
+}
+
+function hashFile(file: string, followLinks: boolean): { size: number; sha256: string } {
+  const input = openForRead(file, followLinks);
+  try {
+    const hash = crypto.createHash('sha256');
+    const buffer = Buffer.allocUnsafe(CHUNK);
+    let size = 0;
+    for (;;) {
+      const n = fs.readSync(input, buffer, 0, CHUNK, null);
+      if (n === 0) break;
+      hash.update(buffer.subarray(0, n));
+      size += n;
+    }
+    return { size, sha256: hash.digest('hex') };
+  } finally {
+    fs.closeSync(input);
+  }
+}
+
+function openForRead(file: string, followLinks: boolean): number {
+  let fd: number;
+  try {
+    fd = fs.openSync(file, fs.constants.O_RDONLY | (followLinks ? 0 : fs.constants.O_NOFOLLOW));
+  } catch (err) {
+    // A link swapped in after the listing: O_NOFOLLOW refuses it with ELOOP.
+    if ((err as NodeJS.ErrnoException).code === 'ELOOP') throw new ModelPackageError(file, 'is a symbolic link; a model package must hold its files, not links to them');
+    throw new ModelPackageError(file, `cannot be read: ${(err as Error).message}`);
+  }
+  if (!fs.fstatSync(fd).isFile()) {
+    fs.closeSync(fd);
+    throw new ModelPackageError(file, 'is not a regular file');
+  }
+  return fd;
+}
+
+/** Makes renames in `dir` durable (a power cut after a swap must not bring back the old names). */
+export function syncDir(dir: string): void {
+  const fd = fs.openSync(dir, 'r');
+  try {
+    fs.fsyncSync(fd);
+  } finally {
+    fs.closeSync(fd);
+  }
+}
