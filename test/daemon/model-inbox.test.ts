@@ -3,11 +3,12 @@ import { createHash } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import pino from 'pino';
-import { ModelHandoff, vetPackage } from '../../src/daemon/model-handoff';
+import { ModelHandoff } from '../../src/daemon/model-handoff';
 import { ModelInbox } from '../../src/daemon/model-inbox';
 import { ModelStore } from '../../src/daemon/model-store';
 import { selectBackend } from '../../src/model/backend';
-import type { Classifier } from '../../src/model/classifier';
+import { Classifier } from '../../src/model/classifier';
+import { loadModelPackage } from '../../src/model/model-package';
 import { waitUntil } from '../helpers/daemon';
 import { defaultModelDir, tempDir, writeTinyPackage } from '../helpers/fixtures';
 
@@ -56,7 +57,7 @@ describe('model inbox never follows links and one bad folder blocks nothing (rea
     rejected = path.join(inboxDir, '.rejected');
     fs.mkdirSync(outside, { recursive: true });
     fs.writeFileSync(path.join(outside, 'canary.txt'), 'do not touch\n');
-    serving = await vetPackage(defaultModelDir);
+    serving = new Classifier(await loadModelPackage(defaultModelDir));
     const target = {
       swap: (next: Classifier) => {
         const old = serving;
@@ -66,7 +67,7 @@ describe('model inbox never follows links and one bad folder blocks nothing (rea
       servingDir: () => serving.loaded.dir,
     };
     const log = pino({ level: 'info' }, { write: (line: string) => void logLines.push(line) });
-    const handoff = new ModelHandoff(new ModelStore(stateDir), target, log);
+    const handoff = new ModelHandoff(new ModelStore(stateDir), target, log, { backend: 'wasm' });
     inbox = new ModelInbox(stateDir, handoff, log, { pollMs: 100, settleMs: 300 });
     inbox.start();
   });
