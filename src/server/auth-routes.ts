@@ -1,7 +1,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import express, { type Request, type RequestHandler, type Response, type Router } from 'express';
-import { SESSION_COOKIE, type Authenticator, type AuthResult } from './auth';
+import { readCookie, SESSION_COOKIE, type Authenticator, type AuthResult } from './auth';
 
 /**
  * Signing in and the gate in front of everything else. The login page (and its stylesheet)
@@ -40,7 +40,10 @@ export function authRoutes(auth: Authenticator, publicDir: string): Router {
     else showLogin(res, status, message, next);
   });
 
-  router.post('/logout', (_req, res) => {
+  // Ends the session on the server: a copy of the cookie (another tab, a stolen value) dies too.
+  router.post('/logout', (req, res) => {
+    const cookie = readCookie(req.headers.cookie, SESSION_COOKIE);
+    if (cookie !== undefined) auth.endSession(cookie);
     res.clearCookie(SESSION_COOKIE, { path: '/' });
     res.redirect(303, '/login');
   });

@@ -1,6 +1,7 @@
-import { createHash, createHmac, timingSafeEqual } from 'node:crypto';
+import { createHash, createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
 import { FailureLimiter } from './failure-limiter';
+import { SessionStore } from './session-store';
 
 export type AuthMode = 'token' | 'password' | 'none';
 
@@ -17,17 +18,21 @@ export type AuthResult =
  * Decides who may see the camera. A request proves itself with the secret (token or password)
  * as `Authorization: Bearer S`, as the password of HTTP Basic (VLC, Home Assistant), in the
  * socket.io handshake's auth payload, or with the session cookie that signing in sets.
- * Sessions are stateless (expiry + HMAC keyed by the secret): nothing grows per session, they
- * survive a restart, and a new secret ends them all. Secrets are compared in constant time.
+ * A session cookie is `id.expires.mac`, the HMAC keyed by the secret (so a new secret ends
+ * every session, and nobody can forge or extend one); it is good only while its id is in the
+ * session store, so signing out ends it on the server too. Secrets are compared in constant time.
  */
 export class Authenticator {
   readonly limiter = new FailureLimiter();
+  readonly sessions: SessionStore;
   private readonly secretDigest: Buffer;
   private readonly sessionKey: Buffer;
 
-  constructor(readonly mode: AuthMode, secret: string) {
+  /** `sessions` is made from `sessionKeyId(secret)` to survive restarts; by default they live in memory. */
+  constructor(readonly mode: AuthMode, secret: string, sessions?: SessionStore) {
     this.secretDigest = sha256(secret);
-    this.sessionKey = createHmac('sha256', 'edgesight-session-v1').update(secret).digest();
+    this.sessionKey = sessionKeyOf(secret);
+    this.sessions = sessions ?? new SessionStore(sessionKeyId(secret));
   }
 
   get required(): boolean {
@@ -40,18 +45,34 @@ export class Authenticator {
   }
 
   newSessionCookie(now = Date.now()): { value: string; maxAgeSeconds: number } {
+    const id = randomBytes(16).toString('base64url');
     const expires = now + SESSION_DAYS * 86400_000;
-    return { value: `${expires}.${this.sign(String(expires))}`, maxAgeSeconds: SESSION_DAYS * 86400 };
+    this.sessions.add(id, expires, now);
+    const signed = `${id}.${expires}`;
+    return { value: `${signed}.${this.sign(signed)}`, maxAgeSeconds: SESSION_DAYS * 86400 };
   }
 
   sessionValid(value: string, now = Date.now()): boolean {
-    const dot = value.indexOf('.');
-    if (dot <= 0) return false;
-    const expires = Number(value.slice(0, dot));
-    if (!Number.isFinite(expires) || expires < now) return false;
-    const given = Buffer.from(value.slice(dot + 1));
-    const expected = Buffer.from(this.sign(value.slice(0, dot)));
-    return given.length === expected.length && timingSafeEqual(given, expected);
+    const session = this.parseSession(value);
+    return session !== undefined && session.expires >= now && this.sessions.has(session.id, now);
+  }
+
+  /** Signing out: the session this cookie names stops working everywhere, not just here. */
+  endSession(value: string): void {
+    const session = this.parseSession(value);
+    if (session) this.sessions.end(session.id);
+  }
+
+  /** The id and expiry of a cookie this secret signed, or undefined for anything else. */
+  private parseSession(value: string): { id: string; expires: number } | undefined {
+    const parts = value.split('.');
+    if (parts.length !== 3) return undefined;
+    const [id, expiresText, mac] = parts;
+    const expires = Number(expiresText);
+    if (!id || !Number.isFinite(expires)) return undefined;
+    const given = Buffer.from(mac);
+    const expected = Buffer.from(this.sign(`${id}.${expiresText}`));
+    return given.length === expected.length && timingSafeEqual(given, expected) ? { id, expires } : undefined;
   }
 
   /**
@@ -86,6 +107,15 @@ export class Authenticator {
   private sign(text: string): string {
     return createHmac('sha256', this.sessionKey).update(text).digest('base64url');
   }
+}
+
+function sessionKeyOf(secret: string): Buffer {
+  return createHmac('sha256', 'edgesight-session-v2').update(secret).digest();
+}
+
+/** Names the secret a sessions file belongs to without revealing it (a digest of the session key). */
+export function sessionKeyId(secret: string): string {
+  return createHash('sha256').update(sessionKeyOf(secret)).digest('base64url');
 }
 
 function sha256(text: string): Buffer {

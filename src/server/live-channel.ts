@@ -5,7 +5,7 @@ import type { RuntimeSettings } from '../pipeline/runtime-settings';
 import type { Logger } from '../util/logger';
 import type { Authenticator } from './auth';
 import type { DaemonView } from './daemon-view';
-import { originAllowed } from './origin';
+import { HandshakeGate, type EngineConnection } from './handshake-gate';
 import { buildStatus, type TemperatureReader } from './status';
 import type { Viewer, ViewerHub } from './viewer-hub';
 import { toRecord, type PredictionRecord } from './wire';
@@ -45,20 +45,25 @@ export class LiveChannel {
 
   constructor(httpServer: HttpServer, private readonly options: LiveChannelOptions) {
     const { daemon, auth, allowedOrigins, maxViewers } = options;
+    // More clients signing in at once than could ever be let in (maxViewers) need no session yet;
+    // a few times that from all addresses bounds what strangers can hold (~20 KB each).
+    const gate = new HandshakeGate({ auth, allowedOrigins, maxUnauthenticatedPerAddress: maxViewers, maxUnauthenticated: 4 * maxViewers });
     this.io = new Server(httpServer, {
       // The client bundle is served by express behind the auth gate instead.
       serveClient: false,
       maxHttpBufferSize: MAX_CLIENT_MESSAGE_BYTES,
-      allowRequest: (req, callback) => callback(null, originAllowed(req, allowedOrigins)),
+      allowRequest: (req, callback) => gate.allowRequest(req, callback),
       pingInterval: 10_000,
       pingTimeout: 10_000,
     });
+    this.io.engine.on('connection', (conn: EngineConnection) => gate.opened(conn));
     this.io.use((socket, next) => {
       const result = auth.check(socket.request, (socket.handshake.auth as Record<string, unknown>)?.token);
       if (!result.ok) {
         const message = result.reason === 'blocked' ? `too many failed sign-ins; try again in ${result.retryAfterSeconds} s` : result.reason === 'wrong' ? 'wrong token' : 'unauthorized: pass the token as auth.token';
         return next(new Error(message));
       }
+      gate.signedIn(socket.conn.request);
       if (this.io.of('/').sockets.size >= maxViewers) return next(new Error(`too many clients (server.maxViewers = ${maxViewers})`));
       next();
     });

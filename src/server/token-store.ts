@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { ConfigError } from '../util/errors';
+import { SESSIONS_FILE } from './session-store';
 import { ensureStateDir } from './state-dir';
 
 export const TOKEN_FILE = 'token';
@@ -60,13 +61,19 @@ export function storedToken(stateDir: string): string | undefined {
   return fs.existsSync(file) ? readToken(file) : undefined;
 }
 
-/** Replaces the token (old sessions and clients stop working). */
+/**
+ * Replaces the token: clients holding the old one, and every session signed in with it, stop
+ * working once the daemon reads the new one (at its next start). The sessions file goes too;
+ * a daemon still running on the old token may write it again, but it names the old token's
+ * key and the next start ignores it.
+ */
 export function rotateToken(stateDir: string): StoredToken {
   const file = path.join(stateDir, TOKEN_FILE);
   ensureStateDir(stateDir);
   const temp = `${file}.${process.pid}.tmp`;
   fs.writeFileSync(temp, generateToken() + '\n', { mode: 0o600 });
   fs.renameSync(temp, file);
+  fs.rmSync(path.join(stateDir, SESSIONS_FILE), { force: true });
   return { file, token: readToken(file), created: true };
 }
 

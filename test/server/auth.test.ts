@@ -3,6 +3,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { Authenticator } from '../../src/server/auth';
 import { FailureLimiter } from '../../src/server/failure-limiter';
+import { SESSIONS_FILE, SessionStore } from '../../src/server/session-store';
 import { resolveStateDir } from '../../src/server/state-dir';
 import { generateToken, loadOrCreateToken, rotateToken } from '../../src/server/token-store';
 import { runCli, tempDir } from '../helpers/fixtures';
@@ -52,9 +53,28 @@ describe('access token and sessions', () => {
     const { value } = auth.newSessionCookie(now);
     assert.equal(auth.sessionValid(value, now + 1000), true);
     assert.equal(auth.sessionValid(value, now + 31 * 86400_000), false, 'expired session accepted');
-    const [expires, mac] = value.split('.');
-    assert.equal(auth.sessionValid(`${Number(expires) + 1000}.${mac}`, now), false, 'extended expiry accepted');
+    const [id, expires, mac] = value.split('.');
+    assert.equal(auth.sessionValid(`${id}.${Number(expires) + 1000}.${mac}`, now), false, 'extended expiry accepted');
+    assert.equal(auth.sessionValid(`${id}x.${expires}.${mac}`, now), false, 'another session id accepted');
     assert.equal(new Authenticator('token', 'another-secret-entirely').sessionValid(value, now), false, 'a session outlived its secret');
+  });
+
+  it('keeps at most so many sessions, pushing out the oldest, and ignores a sessions file of another secret', () => {
+    const file = path.join(tempDir(), SESSIONS_FILE);
+    const store = new SessionStore('key-a', file, 2);
+    store.add('one', 1000, 0);
+    store.add('two', 2000, 0);
+    store.add('three', 3000, 0);
+    assert.deepEqual([store.has('one', 0), store.has('two', 0), store.has('three', 0)], [false, true, true]);
+    store.end('two');
+    assert.equal(fs.statSync(file).mode & 0o777, 0o600);
+    const reloaded = new SessionStore('key-a', file, 2);
+    reloaded.load(0);
+    assert.deepEqual([reloaded.has('two', 0), reloaded.has('three', 0)], [false, true]);
+    assert.equal(reloaded.has('three', 3001), false, 'an expired session counted');
+    const foreign = new SessionStore('key-b', file, 2);
+    foreign.load(0);
+    assert.equal(foreign.size, 0, 'sessions of another secret were loaded');
   });
 
   it('blocks an address after too many failures within the window, and forgets it afterwards', () => {
