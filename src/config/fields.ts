@@ -1,3 +1,5 @@
+import * as net from 'node:net';
+
 /**
  * Field builders for the config schema. A field knows its default, how to read a value that
  * arrives as text (environment variables, flags) and what it allows, so that one definition
@@ -33,8 +35,17 @@ export function secretField(doc: string): Field<string> {
   return { ...stringField('', doc), secret: true };
 }
 
+/**
+ * Text is read as plain decimal only. Number() would also take '0x1f95', '1e3', '0b11' and
+ * ' 8097 ' (and '' as 0), so a typo or a stray hex value became a port nobody meant.
+ * Text that is not decimal stays a string, which `check` then refuses with the rule.
+ */
+const DECIMAL_INTEGER = /^-?\d+$/;
+const DECIMAL_NUMBER = /^-?(\d+(\.\d+)?|\.\d+)$/;
+
 function numberLike(kind: 'number' | 'integer', def: number, min: number, max: number, doc: string): Field<number> {
   const what = kind === 'integer' ? 'an integer' : 'a number';
+  const decimal = kind === 'integer' ? DECIMAL_INTEGER : DECIMAL_NUMBER;
   return {
     kind,
     default: def,
@@ -44,7 +55,7 @@ function numberLike(kind: 'number' | 'integer', def: number, min: number, max: n
       typeof v === 'number' && Number.isFinite(v) && v >= min && v <= max && (kind === 'number' || Number.isInteger(v))
         ? { ok: true, value: v }
         : { ok: false },
-    fromText: (t) => (t.trim() === '' ? t : Number(t)),
+    fromText: (t) => (decimal.test(t) ? Number(t) : t),
   };
 }
 
@@ -54,6 +65,28 @@ export function numberField(def: number, min: number, max: number, doc: string):
 
 export function integerField(def: number, min: number, max: number, doc: string): Field<number> {
   return numberLike('integer', def, min, max, doc);
+}
+
+/**
+ * A listening address: an IP literal or a host name (RFC 1123 labels). A dotted name whose
+ * last label is all digits is meant as an IPv4 address, so 999.1.1.1 is refused here instead
+ * of failing later in a DNS lookup.
+ */
+export function hostField(def: string, doc: string): Field<string> {
+  return {
+    ...stringField(def, doc),
+    allowed: 'an IP address or a host name',
+    check: (v) => (typeof v === 'string' && isHost(v) ? { ok: true, value: v } : { ok: false }),
+  };
+}
+
+const HOST_LABEL = /^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/i;
+
+export function isHost(value: string): boolean {
+  if (net.isIP(value)) return true;
+  if (value.length === 0 || value.length > 253) return false;
+  const labels = value.replace(/\.$/, '').split('.');
+  return labels.every((l) => HOST_LABEL.test(l)) && !/^\d+$/.test(labels[labels.length - 1]);
 }
 
 export function booleanField(def: boolean, doc: string): Field<boolean> {

@@ -32,7 +32,7 @@ export function loadConfig(options: LoadOptions = {}): Config {
     const candidate = fromText && typeof raw === 'string' ? field.fromText(raw) : raw;
     const checked = field.check(candidate);
     if (!checked.ok) {
-      throw new ConfigError(`config: ${key} = ${JSON.stringify(raw)} (from ${origin}) is not allowed: must be ${field.allowed}`);
+      throw new ConfigError(`config: ${key} = ${shown(raw)} (from ${origin}) is not allowed: must be ${field.allowed}`);
     }
     values[key] = checked.value;
   };
@@ -74,15 +74,34 @@ function applyFile(file: string, set: (key: ConfigKey, raw: unknown, origin: Ori
   }
 }
 
-/** {"decision": {"threshold": 1}} -> [["decision.threshold", 1]]; a key may also be written dotted. */
+/** The most dots in a schema key: a path with as many that is not a key has no key below it. */
+const deepestKey = Math.max(...configKeys.map((k) => k.split('.').length - 1));
+
+/**
+ * {"decision": {"threshold": 1}} -> [["decision.threshold", 1]]; a key may also be written dotted.
+ * Descent stops where no schema key can lie below, so a file nested thousands of levels deep
+ * yields one unknown key (refused by name) instead of exhausting the stack.
+ */
 export function flatten(obj: Record<string, unknown>, prefix = ''): Array<[string, unknown]> {
   const out: Array<[string, unknown]> = [];
   for (const [k, v] of Object.entries(obj)) {
     const key = prefix ? `${prefix}.${k}` : k;
-    if (isPlainObject(v) && !isConfigKey(key)) out.push(...flatten(v, key));
+    const keyCouldLieBelow = key.split('.').length - 1 < deepestKey;
+    if (isPlainObject(v) && !isConfigKey(key) && keyCouldLieBelow) out.push(...flatten(v, key));
     else out.push([key, v]);
   }
   return out;
+}
+
+/**
+ * A refused value as an error shows it: scalars as JSON, cut short; objects and arrays by kind
+ * (JSON.stringify of a deeply nested one throws RangeError, and a long one is no help on one line).
+ */
+function shown(raw: unknown): string {
+  if (Array.isArray(raw)) return 'an array';
+  if (isPlainObject(raw)) return 'an object';
+  const text = JSON.stringify(raw) ?? String(raw);
+  return text.length > 80 ? `${text.slice(0, 77)}...` : text;
 }
 
 export function isPlainObject(v: unknown): v is Record<string, unknown> {

@@ -1,5 +1,5 @@
 import { BACKEND_PREFERENCES } from '../model/backend-preference';
-import { booleanField, enumField, integerField, numberField, secretField, stringField, type Field } from './fields';
+import { booleanField, enumField, hostField, integerField, numberField, secretField, stringField, type Field } from './fields';
 
 /**
  * The configuration schema: the single source of truth for every key, its type, default,
@@ -57,7 +57,7 @@ export const configSchema = {
   'stream.maxFps': numberField(30, 0, 240, 'Most annotated frames per second encoded for viewers (dashboard, MJPEG); 0: one per classified frame.'),
 
   'server.enabled': booleanField(true, 'Serve the dashboard, live channel, MJPEG stream and REST API (`run` only).'),
-  'server.host': stringField('0.0.0.0', 'Address to listen on: 0.0.0.0 for the whole LAN (phones, laptops), 127.0.0.1 for this machine only, :: for IPv6 as well.'),
+  'server.host': hostField('0.0.0.0', 'Address to listen on: 0.0.0.0 for the whole LAN (phones, laptops), 127.0.0.1 for this machine only, :: for IPv6 as well.'),
   'server.port': integerField(8080, 0, 65535, 'TCP port of the dashboard and API; 0 picks a free port (logged).'),
   'server.auth': enumField('token', ['token', 'password', 'none'] as const, 'token: a generated token kept in the state directory; password: server.password; none: anyone who can reach the port (explicit opt-in).'),
   'server.password': secretField('Password for server.auth=password (at least 8 characters); prefer the EDGESIGHT_SERVER_PASSWORD variable to a file.'),

@@ -22,6 +22,7 @@ import { formatReport, gatherReport } from './doctor';
 import { ModelHandoff } from './model-handoff';
 import { ModelInbox } from './model-inbox';
 import { ModelStore } from './model-store';
+import { StateLock } from './state-lock';
 import { SystemdNotifier } from './systemd-notify';
 import { roundTo } from '../util/round';
 
@@ -46,6 +47,7 @@ export class DaemonController {
   private readonly notifier: SystemdNotifier;
   private timers: NodeJS.Timeout[] = [];
   private stopping: Promise<void> | undefined;
+  private stateLock: StateLock | undefined;
 
   constructor(
     private readonly config: Config,
@@ -58,9 +60,12 @@ export class DaemonController {
 
   async start(): Promise<Pipeline> {
     const { config, log } = this;
-    // A bad password or an unwritable state directory stops start-up before the camera is taken.
-    const access = config['server.enabled'] ? setupAuth(config, log.child({ component: 'server' })) : undefined;
+    // Before anything in the state directory is read or cleared: it must be usable, and ours
+    // alone (a second daemon would empty the first one's upload staging area).
     ensureStateDir(this.stateDir);
+    this.stateLock = StateLock.acquire(this.stateDir, log);
+    // A bad password stops start-up before the camera is taken.
+    const access = config['server.enabled'] ? setupAuth(config, log.child({ component: 'server' })) : undefined;
     // The model is checked by loading it below; the report covers the machine.
     const report = await gatherReport(config, { checkModel: false });
     for (const line of formatReport(report).split('\n')) log.info(`doctor: ${line}`);
@@ -226,6 +231,9 @@ export class DaemonController {
 
   /** Stops in reverse order of start; safe to call more than once. */
   stop(): Promise<void> {
+    // Start-up refused before the state directory was ours (unusable, or another daemon's):
+    // nothing was started, so there is nothing to stop and no 'stopped' to log.
+    if (!this.stateLock) return Promise.resolve();
     this.stopping ??= (async () => {
       this.notifier.stopping();
       for (const timer of this.timers) clearInterval(timer);
@@ -238,6 +246,7 @@ export class DaemonController {
       await pipelineStopped;
       this.classifier?.dispose();
       this.notifier.close();
+      this.stateLock?.release();
       this.log.info('stopped');
     })();
     return this.stopping;

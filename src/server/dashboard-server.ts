@@ -90,6 +90,8 @@ export class DashboardServer {
       server.once('error', (err: NodeJS.ErrnoException) => {
         if (err.code === 'EADDRINUSE') reject(new ConfigError(`server.port: ${options.port} on ${options.host} is already in use (another edgesight running?); choose another with --port`));
         else if (err.code === 'EADDRNOTAVAIL') reject(new ConfigError(`server.host: ${options.host} is not an address of this machine`));
+        // A host name is looked up before listening; one that does not resolve is a user mistake too.
+        else if (err.code === 'ENOTFOUND' || err.code === 'EAI_AGAIN') reject(new ConfigError(`server.host: ${options.host} does not resolve to an address (${err.code})`));
         else if (err.code === 'EACCES') reject(new ConfigError(`server.port: ${options.port} needs privileges; use a port above 1023`));
         else reject(err);
       });

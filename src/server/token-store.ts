@@ -35,11 +35,7 @@ export function generateToken(): string {
  */
 export function loadOrCreateToken(stateDir: string): StoredToken {
   const file = path.join(stateDir, TOKEN_FILE);
-  try {
-    ensureStateDir(stateDir);
-  } catch (err) {
-    throw new ConfigError(`state.dir: cannot create ${stateDir} for the access token: ${(err as Error).message}`);
-  }
+  ensureStateDir(stateDir);
   try {
     fs.writeFileSync(file, generateToken() + '\n', { mode: 0o600, flag: 'wx' });
     return { file, token: readToken(file), created: true };

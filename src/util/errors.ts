@@ -56,6 +56,18 @@ export class DatasetError extends EdgesightError {
   readonly exitCode = 2;
 }
 
+/**
+ * Another running edgesight holds the state directory (its daemon.lock names the pid). Its own
+ * exit code, so a script or unit can tell "already running" from a configuration mistake.
+ */
+export class StateDirBusyError extends EdgesightError {
+  readonly code = 'E_STATE_BUSY';
+  readonly exitCode = 5;
+  constructor(readonly dir: string, readonly holderPid: number) {
+    super(`state.dir: ${dir} is in use by another edgesight (pid ${holderPid}); stop it first or give this one another state.dir`);
+  }
+}
+
 export function isEdgesightError(err: unknown): err is EdgesightError {
   return err instanceof EdgesightError;
 }

@@ -40,6 +40,29 @@ describe('config loading', () => {
     assert.equal(config['demo.fps'], 7.5);
   });
 
+  // Number() reads all of these; none is how anyone writes a port or a threshold on purpose.
+  for (const text of ['0x1f95', '1e3', ' 8097 ', '0b11', '0o17', '+80', '8097.']) {
+    it(`refuses the integer ${JSON.stringify(text)} from the environment and from a flag`, () => {
+      const refused = (err: unknown) => err instanceof ConfigError && err.message.includes(`server.port = ${JSON.stringify(text)}`) && /an integer from 0 to 65535/.test(err.message);
+      assert.throws(() => loadConfig({ env: { EDGESIGHT_SERVER_PORT: text } }), refused);
+      assert.throws(() => loadConfig({ flags: { 'server.port': text } }), refused);
+    });
+  }
+  for (const text of ['5e-1', '0x1', ' 0.5', '1.']) {
+    it(`refuses the number ${JSON.stringify(text)} from text`, () => {
+      assert.throws(() => loadConfig({ env: { EDGESIGHT_DECISION_THRESHOLD: text } }), (err: unknown) => err instanceof ConfigError && err.message.includes(`decision.threshold = ${JSON.stringify(text)}`));
+    });
+  }
+
+  it('accepts IP literals and host names for server.host, and refuses what is neither', () => {
+    for (const host of ['127.0.0.1', '::', '::1', '0.0.0.0', 'localhost', 'cam-1.example.org', 'pi.local.']) {
+      assert.equal(loadConfig({ flags: { 'server.host': host } })['server.host'], host);
+    }
+    for (const host of ['999.1.1.1', '1.2.3', '', 'under_score', 'a..b', '-lead.example', 'http://x', '[::1]']) {
+      assert.throws(() => loadConfig({ flags: { 'server.host': host } }), /server\.host = .*must be an IP address or a host name/, host);
+    }
+  });
+
   const bad: Array<[string, () => unknown, RegExp]> = [
     ['a value out of range from the environment', () => loadConfig({ env: { EDGESIGHT_DECISION_THRESHOLD: '1.5' } }), /decision\.threshold = "1\.5" \(from environment EDGESIGHT_DECISION_THRESHOLD\).*a number from 0 to 1/],
     ['a non-integer', () => loadConfig({ flags: { 'decision.topK': '2.5' } }), /decision\.topK = "2\.5" \(from command line\).*an integer from 1 to 100/],

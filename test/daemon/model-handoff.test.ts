@@ -171,6 +171,8 @@ describe('model hand-off (real daemon, real packages)', function () {
   });
 
   it('serves the handed-off model again after a restart', async () => {
+    // A restart: the first daemon lets go of the state directory before the next one takes it.
+    await d.stop();
     const again = await startTestDaemon({ 'state.dir': d.stateDir });
     try {
       assert.equal((await json(fetch(again.base + '/api/model', { headers: again.authHeaders }))).version, 'zipped-3');
