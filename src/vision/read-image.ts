@@ -10,6 +10,6 @@ import { checkImageSize } from './image-header';
 export async function readImageFile(file: string): Promise<Mat> {
   await checkImageSize(file);
   const mat = await cv.imreadAsync(file).catch(() => undefined);
-  if (!mat || mat.empty) throw new InputFileError(file, 'not an image OpenCV can decode');
+  if (!mat || mat.empty) throw new InputFileError(file, 'not a readable image');
   return mat;
 }
