@@ -75,7 +75,8 @@ function receiveMultipart(req: Request, dir: string, maxBytes: number): Promise<
       req.unpipe(parser);
       // Drain the rest of the body so the refusal can still be answered on this connection.
       req.resume();
-      for (const stream of open) stream.destroy();
+      // With the error: a source destroyed without one leaves pipeline() waiting forever.
+      for (const stream of open) stream.destroy(err);
       settle();
     };
     try {
