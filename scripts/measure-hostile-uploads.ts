@@ -65,7 +65,7 @@ async function main(): Promise<void> {
         while (Date.now() < until) {
           for (const [type, chunks, pauseMs] of bodies[kind]()) {
             const res = await postInChunks(d.base + '/api/model', { ...d.authHeaders, 'Content-Type': type }, chunks, pauseMs);
-            if (n === 0) console.log(`  ${kind}: ${res.status} ${res.text}`);
+            if (n === 0) console.log(`  ${kind}: ${res.status} ${res.text.slice(0, 200)}`);
             n++;
           }
         }
