@@ -2,36 +2,14 @@ import { randomBytes } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { pipeline as pipeStreams } from 'node:stream/promises';
-import { Transform } from 'node:stream';
+import { Transform, type Readable } from 'node:stream';
 import type { Request } from 'express';
 import busboy from 'busboy';
-import { unzipSync } from 'fflate';
 import { PACKAGE_LIMITS } from '../daemon/model-store';
+import { PackageNames, safeRelativePath, UploadError } from './package-names';
+import { unpackZipInWorker } from './zip-unpack';
 
-/** A refused upload, with the HTTP status to answer. */
-export class UploadError extends Error {
-  constructor(readonly status: number, message: string) {
-    super(message);
-  }
-}
-
-const SEGMENT = /^[\w\-.+@() ]+$/;
-
-/**
- * The relative path a package file may have: plain names joined by '/', no '..', no absolute
- * path, no backslash or control character, at most PACKAGE_LIMITS.maxDepth folders deep.
- * Anything else is refused by name (a path traversal attempt never touches the disk).
- */
-export function safeRelativePath(name: string): string {
-  const segments = name.split('/');
-  const ok =
-    name.length > 0 &&
-    name.length <= 255 &&
-    segments.length <= PACKAGE_LIMITS.maxDepth + 1 &&
-    segments.every((s) => s !== '.' && s !== '..' && !s.startsWith('.') && SEGMENT.test(s));
-  if (!ok) throw new UploadError(400, `refused file name ${JSON.stringify(name)}: package files must be plain relative names such as model.json or selftest/cat/1.jpg`);
-  return segments.join(path.sep);
-}
+export { safeRelativePath, UploadError } from './package-names';
 
 /**
  * Receives a model package into a fresh folder under `root`: either multipart/form-data with
@@ -57,80 +35,108 @@ export async function receivePackage(req: Request, root: string, maxBytes: numbe
   }
 }
 
+function overLimit(maxBytes: number): UploadError {
+  return new UploadError(413, `package is over the ${maxBytes}-byte limit (server.maxUploadMB)`);
+}
+
+/** Passes bytes through and fails once more than `maxBytes` have gone by (`total` is shared across files). */
+function byteCounter(total: { bytes: number }, maxBytes: number): Transform {
+  return new Transform({
+    transform(chunk: Buffer, _enc, done) {
+      total.bytes += chunk.length;
+      if (total.bytes > maxBytes) return done(overLimit(maxBytes));
+      done(null, chunk);
+    },
+  });
+}
+
+/** Calls `onCut` if the client goes away before the body is complete (nothing else would end the upload). */
+function whenCutOff(req: Request, onCut: (err: UploadError) => void): void {
+  req.once('close', () => {
+    if (!req.complete) onCut(new UploadError(400, 'the upload was cut off before its end'));
+  });
+}
+
 function receiveMultipart(req: Request, dir: string, maxBytes: number): Promise<void> {
   return new Promise((resolve, reject) => {
-    let total = 0;
+    const names = new PackageNames();
+    const total = { bytes: 0 };
     let failed: Error | undefined;
-    const writes: Promise<void>[] = [];
+    /** Part streams still being written, so a failure can stop them. */
+    const open = new Set<Readable>();
+    const writes: Promise<unknown>[] = [];
+    // Settle only once every write has let go of its file: the caller then removes the folder
+    // knowing nothing recreates a file in it afterwards.
+    const settle = () => void Promise.allSettled(writes).then(() => (failed ? reject(failed) : resolve()));
+    let parser: busboy.Busboy;
     const fail = (err: Error) => {
-      failed ??= err;
+      if (failed) return;
+      failed = err;
       req.unpipe(parser);
+      // Drain the rest of the body so the refusal can still be answered on this connection.
       req.resume();
-      reject(failed);
+      // With the error: a source destroyed without one leaves pipeline() waiting forever.
+      for (const stream of open) stream.destroy(err);
+      settle();
     };
-    // fileSize one byte over the limit: busboy truncates silently at the limit, the counter below refuses.
-    const parser = busboy({ headers: req.headers, preservePath: true, limits: { files: PACKAGE_LIMITS.maxFiles, fields: 20, fileSize: maxBytes + 1 } });
+    try {
+      // fileSize one byte over the limit: busboy truncates silently at the limit, the counter refuses.
+      parser = busboy({ headers: req.headers, preservePath: true, limits: { files: PACKAGE_LIMITS.maxFiles, fields: 20, fileSize: maxBytes + 1 } });
+    } catch (err) {
+      return reject(new UploadError(400, `malformed multipart upload: ${(err as Error).message}`));
+    }
+    // Runs inside the request's 'data' event: anything thrown here would end the process, so
+    // every error goes to fail() instead.
     parser.on('file', (_field, stream, info) => {
       if (failed) return void stream.resume();
-      let relative: string;
       try {
-        relative = safeRelativePath(info.filename ?? '');
+        const name = info.filename ?? '';
+        const relative = safeRelativePath(name);
+        names.file(name);
+        const target = path.join(dir, relative);
+        fs.mkdirSync(path.dirname(target), { recursive: true, mode: 0o700 });
+        open.add(stream);
+        // 'wx': names.file() refused duplicates already; never write through something already there.
+        const write = pipeStreams(stream, byteCounter(total, maxBytes), fs.createWriteStream(target, { flags: 'wx', mode: 0o600 }));
+        writes.push(write.catch((err: Error) => fail(err)).finally(() => open.delete(stream)));
       } catch (err) {
         stream.resume();
-        return fail(err as Error);
+        fail(err as Error);
       }
-      const target = path.join(dir, relative);
-      fs.mkdirSync(path.dirname(target), { recursive: true, mode: 0o700 });
-      const counter = new Transform({
-        transform(chunk: Buffer, _enc, done) {
-          total += chunk.length;
-          if (total > maxBytes) return done(new UploadError(413, `package is over the ${maxBytes}-byte limit (server.maxUploadMB)`));
-          done(null, chunk);
-        },
-      });
-      writes.push(pipeStreams(stream, counter, fs.createWriteStream(target, { mode: 0o600 })).catch((err: Error) => fail(err)));
     });
     parser.on('filesLimit', () => fail(new UploadError(413, `more than ${PACKAGE_LIMITS.maxFiles} files`)));
     parser.on('error', (err: Error) => fail(new UploadError(400, `malformed multipart upload: ${err.message}`)));
-    parser.on('close', () => {
-      void Promise.all(writes).then(() => (failed ? reject(failed) : resolve()));
-    });
+    parser.on('close', () => failed ?? settle());
+    whenCutOff(req, fail);
     req.pipe(parser);
   });
 }
 
+/**
+ * The zip goes to a file beside the upload folder as it arrives (never whole in memory), then
+ * a worker thread unpacks it into the folder, holding each entry to its declared size.
+ */
 async function receiveZip(req: Request, dir: string, maxBytes: number): Promise<void> {
-  const chunks: Buffer[] = [];
-  let total = 0;
-  for await (const chunk of req as AsyncIterable<Buffer>) {
-    total += chunk.length;
-    if (total > maxBytes) throw new UploadError(413, `package is over the ${maxBytes}-byte limit (server.maxUploadMB)`);
-    chunks.push(chunk);
-  }
-  let entries: Record<string, Uint8Array>;
+  const zipFile = `${dir}.zip`;
   try {
-    // The filter sees each entry's declared size before inflating, so a zip bomb is refused unread.
-    let declared = 0;
-    entries = unzipSync(Buffer.concat(chunks), {
-      filter: (file) => {
-        declared += file.originalSize;
-        if (declared > maxBytes) throw new UploadError(413, `package unpacks to more than ${maxBytes} bytes (server.maxUploadMB)`);
-        return !file.name.endsWith('/');
-      },
+    await saveBody(req, zipFile, maxBytes);
+    await unpackZipInWorker({ zipFile, dir, maxBytes, maxFiles: PACKAGE_LIMITS.maxFiles });
+  } finally {
+    fs.rmSync(zipFile, { force: true });
+  }
+}
+
+function saveBody(req: Request, file: string, maxBytes: number): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const counter = byteCounter({ bytes: 0 }, maxBytes);
+    whenCutOff(req, (err) => counter.destroy(err));
+    req.on('error', (err) => counter.destroy(err));
+    pipeStreams(counter, fs.createWriteStream(file, { flags: 'wx', mode: 0o600 })).then(resolve, (err: Error) => {
+      // Not req.destroy(): drain the rest so the refusal can still be answered.
+      req.unpipe(counter);
+      req.resume();
+      reject(err);
     });
-  } catch (err) {
-    if (err instanceof UploadError) throw err;
-    throw new UploadError(400, `not a readable zip file: ${(err as Error).message}`);
-  }
-  const names = Object.keys(entries);
-  if (names.length > PACKAGE_LIMITS.maxFiles) throw new UploadError(413, `more than ${PACKAGE_LIMITS.maxFiles} files`);
-  // A zip of the package folder itself ("mymodel/model.json") is accepted as well.
-  const top = names[0]?.split('/')[0];
-  const strip = !names.includes('model.json') && top && names.every((n) => n.startsWith(top + '/')) ? top.length + 1 : 0;
-  for (const name of names) {
-    const relative = safeRelativePath(name.slice(strip));
-    const target = path.join(dir, relative);
-    fs.mkdirSync(path.dirname(target), { recursive: true, mode: 0o700 });
-    fs.writeFileSync(target, entries[name], { mode: 0o600 });
-  }
+    req.pipe(counter);
+  });
 }
