@@ -44,6 +44,8 @@ export class Hdf5File {
 
   constructor(private readonly bytes: Uint8Array, readonly file: string) {
     if (!isHdf5(bytes)) throw new ModelPackageError(file, 'is not an HDF5 file (no HDF5 signature)');
+    const declared = declaredEndOfFile(bytes);
+    if (declared !== undefined && bytes.byteLength < declared) throw new ModelPackageError(file, `is truncated: its HDF5 superblock declares ${declared} bytes but the file has ${bytes.byteLength}`);
     const own = bytes.byteOffset === 0 && bytes.byteLength === bytes.buffer.byteLength ? (bytes.buffer as ArrayBuffer) : (new Uint8Array(bytes).buffer as ArrayBuffer);
     this.root = this.guard('its superblock and root group', () => new jsfive.File(own, file));
     this.bytes = new Uint8Array(own);
@@ -122,6 +124,22 @@ export class Hdf5File {
       throw new ModelPackageError(this.file, `cannot read ${what} (${reason.split('\n')[0] || 'corrupt or truncated HDF5'})`);
     }
   }
+}
+
+/**
+ * The end-of-file address the superblock records (HDF5 file format spec, superblock versions
+ * 0-3), so a file cut short is refused even where the missing part holds nothing jsfive reads.
+ */
+function declaredEndOfFile(bytes: Uint8Array): number | undefined {
+  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  const version = bytes[8];
+  const offsetSize = version <= 1 ? bytes[13] : bytes[9];
+  if (offsetSize !== 8 && offsetSize !== 4) return undefined;
+  // v0/v1: fixed fields, then base, free-space and end-of-file addresses; v2/v3: base, extension, end-of-file.
+  const fieldsEnd = version === 0 ? 24 : version === 1 ? 28 : 12;
+  const at = fieldsEnd + 2 * offsetSize;
+  if (at + offsetSize > bytes.byteLength) return Number.MAX_SAFE_INTEGER;
+  return offsetSize === 8 ? Number(view.getBigUint64(at, true)) : view.getUint32(at, true);
 }
 
 function walk(root: JsfiveGroup, path: string, optional = false): JsfiveGroup | JsfiveDataset | undefined {
