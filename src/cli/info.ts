@@ -6,7 +6,7 @@ import { backendOption, parseCommandArgs } from './options';
 
 export async function main(argv: string[]): Promise<number> {
   const { values, positionals } = parseCommandArgs('info', argv, { json: { type: 'boolean' }, backend: { type: 'string' } } as const);
-  if (positionals.length !== 1) throw new UsageError('info: give one model package directory: edgesight info MODEL_DIR');
+  if (positionals.length !== 1) throw new UsageError('info: give one model package directory or Keras file: edgesight info MODEL_DIR|FILE');
   const backend = await selectBackend(backendOption('info', values.backend));
   const loaded = await loadModelPackage(resolveModelDir(positionals[0]));
   const m = loaded.metadata;
@@ -14,7 +14,9 @@ export async function main(argv: string[]): Promise<number> {
     path: loaded.dir,
     name: m.name,
     version: m.version,
-    format: loaded.format,
+    format: loaded.keras ? `${loaded.keras.format} (Keras ${loaded.keras.kerasVersion})` : loaded.format,
+    layers: 'layers' in loaded.model ? loaded.model.layers.map((l) => ({ name: l.name, class: l.getClassName(), parameters: l.countParams() })) : undefined,
+    defaults: loaded.keras?.notes,
     input: { height: loaded.inputShape[0], width: loaded.inputShape[1], channels: loaded.inputShape[2] },
     labels: m.labels,
     outputActivation: m.outputActivation,
@@ -26,6 +28,7 @@ export async function main(argv: string[]): Promise<number> {
     training: m.extra.training,
   };
   loaded.model.dispose();
+  const layerLines = (report.layers ?? []).map((l) => `            ${l.name} (${l.class.replace(/^EdgesightKeras/, '')})${l.parameters ? `, ${l.parameters.toLocaleString('en-US')} parameters` : ''}`);
   if (values.json) {
     process.stdout.write(JSON.stringify(report, null, 2) + '\n');
     return 0;
@@ -36,11 +39,13 @@ export async function main(argv: string[]): Promise<number> {
     `path        ${report.path}`,
     `format      ${report.format}, ${report.parameters.toLocaleString('en-US')} parameters, ${(report.weightBytes / 1024).toFixed(1)} KiB of weights`,
     `input       ${p.width}x${p.height}x${p.channels}`,
+    ...(layerLines.length ? [`layers      ${layerLines.length}`, ...layerLines] : []),
     `labels      ${m.labels.length}: ${m.labels.map((l) => JSON.stringify(l)).join(', ')}`,
     `output      ${m.outputActivation}`,
     `preprocess  resize ${p.resizeMode}, ${p.channels === 1 ? 'grayscale' : p.colorOrder.toUpperCase()}, range [${p.range.join(', ')}], invert ${p.invert}, contrast ${p.contrast}${p.roi ? `, roi ${JSON.stringify(p.roi)}` : ''}`,
     `conventions ${m.conventions === 'teachable-machine' ? 'Teachable Machine (fields absent from metadata.json take its defaults)' : 'edgesight'}`,
     `backend     ${backend.name}`,
+    ...(report.defaults?.length ? [`defaults    ${report.defaults.join('; ')}`] : []),
   ];
   process.stdout.write(lines.join('\n') + '\n');
   return 0;

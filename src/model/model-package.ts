@@ -2,6 +2,8 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import { ModelPackageError } from '../util/errors';
+import { readKerasFile, type KerasFormat } from './formats/keras';
+import { kerasContract, kerasFileOf } from './keras-contract';
 import { parseMetadata, type ModelMetadata } from './metadata';
 import { artifactsHandler, METADATA_JSON, MODEL_JSON, readPackageArtifacts } from './package-io';
 
@@ -15,6 +17,8 @@ export interface LoadedModel {
   outputUnits: number;
   parameters: number;
   weightBytes: number;
+  /** Set when the model came from a Keras file (`dir` is then that file). */
+  keras?: KerasFormat & { notes: string[] };
 }
 
 /**
@@ -23,6 +27,8 @@ export interface LoadedModel {
  * the output units, an input that is not height x width x 1|3.
  */
 export async function loadModelPackage(dir: string): Promise<LoadedModel> {
+  const kerasFile = kerasFileOf(path.resolve(dir));
+  if (kerasFile) return loadKerasFile(kerasFile);
   const abs = path.resolve(dir);
   const { artifacts, format, totalWeightBytes } = await readPackageArtifacts(abs);
   const modelFile = path.join(abs, MODEL_JSON);
@@ -46,6 +52,29 @@ export async function loadModelPackage(dir: string): Promise<LoadedModel> {
     const metadata = parseMetadata(rawMetadata, metadataFile, { height: inputShape[0], width: inputShape[1], channels: inputShape[2] }, outputUnits);
     const parameters = 'countParams' in model ? model.countParams() : artifacts.weightSpecs!.reduce((s, w) => s + w.shape.reduce((a, b) => a * b, 1), 0);
     return { dir: abs, format, model, metadata, inputShape, outputUnits, parameters, weightBytes: totalWeightBytes };
+  } catch (err) {
+    model.dispose();
+    throw err;
+  }
+}
+
+/**
+ * A Keras file (.h5, .hdf5, .keras) as a model: its reader gives the same artifacts a package
+ * gives, labels and preprocessing come from beside the file (keras-contract).
+ */
+async function loadKerasFile(file: string): Promise<LoadedModel> {
+  const keras = await readKerasFile(file);
+  let model: tf.LayersModel;
+  try {
+    model = await tf.loadLayersModel(artifactsHandler(keras.artifacts));
+  } catch (err) {
+    throw new ModelPackageError(file, `TensorFlow.js could not build the model: ${(err as Error).message.split('\n')[0]}`);
+  }
+  try {
+    const inputShape = inputShapeOf(model, file);
+    const outputUnits = outputUnitsOf(model, file);
+    const { metadata, notes } = kerasContract(file, keras.artifacts.modelTopology as Record<string, unknown>, { height: inputShape[0], width: inputShape[1], channels: inputShape[2] }, outputUnits, keras.description.kerasVersion);
+    return { dir: file, format: 'layers-model', model, metadata, inputShape, outputUnits, parameters: model.countParams(), weightBytes: keras.weightBytes, keras: { ...keras.description, notes } };
   } catch (err) {
     model.dispose();
     throw err;

@@ -8,7 +8,10 @@ import { selectBackend, type BackendChoice } from './backend';
 import { Classifier } from './classifier';
 import { loadModelPackage } from './model-package';
 
-/** A relative model path is looked up in the working directory, then in the install (models/default). */
+/**
+ * A relative model path is looked up in the working directory, then in the install
+ * (models/default). It names a package directory, a Keras file, or a directory holding one.
+ */
 export function resolveModelDir(configured: string): string {
   if (path.isAbsolute(configured) || fs.existsSync(configured)) return path.resolve(configured);
   const inInstall = path.join(projectRoot, configured);
@@ -27,19 +30,22 @@ export async function openClassifier(config: Config, log: Logger, candidates: st
   if (backend.skipped.length) log.debug({ skipped: backend.skipped }, 'backends passed over');
   for (const dir of candidates) {
     try {
-      return { classifier: await openPackage(dir), backend };
+      return { classifier: await openPackage(dir, log), backend };
     } catch (err) {
       log.error({ model: dir, err: errorMessage(err) }, `model: ${dir} cannot be served, trying the next one: ${errorMessage(err)}`);
     }
   }
   const configured = resolveModelDir(config['model.path']);
-  const classifier = await openPackage(configured);
+  const classifier = await openPackage(configured, log);
   if (candidates.length) log.warn({ model: configured }, `model: serving ${configured} (model.path) because no model in the state directory loads`);
   return { classifier, backend };
 }
 
-async function openPackage(dir: string): Promise<Classifier> {
-  const classifier = new Classifier(await loadModelPackage(dir));
+async function openPackage(dir: string, log: Logger): Promise<Classifier> {
+  const loaded = await loadModelPackage(dir);
+  // A bare Keras file says nothing of labels or preprocessing: say which defaults were taken.
+  if (loaded.keras) log.info({ model: loaded.dir, format: loaded.keras.format, keras: loaded.keras.kerasVersion }, `model: ${loaded.dir} (Keras ${loaded.keras.kerasVersion}): ${loaded.keras.notes.join('; ') || 'labels and preprocessing from beside the file'}`);
+  const classifier = new Classifier(loaded);
   try {
     classifier.warmUp();
     return classifier;
