@@ -3,7 +3,7 @@ import type { BackendPreference } from '../model/backend-preference';
 import { checkCandidateInChild, defaultCheckLimits, type CandidateCheckLimits } from '../model/candidate-check';
 import { Classifier } from '../model/classifier';
 import { loadModelPackage } from '../model/model-package';
-import { checkPackageConsistency } from '../model/package-io';
+import { checkPackageShape, packageLayoutOf } from '../model/package-layout';
 import { errorMessage, ModelPackageError } from '../util/errors';
 import type { Logger } from '../util/logger';
 import type { ModelStore } from './model-store';
@@ -47,7 +47,7 @@ export class ModelHandoff {
       const candidate = await this.vet(dir);
       let activeDir: string;
       try {
-        activeDir = this.store.install(dir, this.target.servingDir());
+        activeDir = this.store.install(dir, this.servingPackage());
       } catch (err) {
         candidate.dispose();
         throw err instanceof ModelPackageError ? err : new ModelPackageError(this.store.activeDir, `could not be written: ${errorMessage(err)}`);
@@ -69,17 +69,29 @@ export class ModelHandoff {
   /** Swaps a checked classifier in, disposes the one it replaces, and says so. */
   private putInService(candidate: Classifier, storedDir: string, how: string): Classifier {
     // The classifier was loaded from elsewhere (inbox, upload, previous); it reports where it is kept now.
-    candidate.loaded.dir = storedDir;
+    // A Keras model's `dir` is its file: the one inside the stored folder.
+    const stored = packageLayoutOf(storedDir);
+    candidate.loaded.dir = stored?.kind === 'keras' ? stored.file : storedDir;
     this.target.swap(candidate).dispose();
     const meta = candidate.loaded.metadata;
     this.log.info({ model: meta.name, version: meta.version, labels: meta.labels.length }, `model ${meta.name} ${meta.version} now serving (${how})`);
     return candidate;
   }
 
+  /**
+   * The serving model's package as the store sees it: a Keras model's `dir` is its file, which
+   * inside the store stands for its folder (active or previous), outside it for itself.
+   */
+  private servingPackage(): string {
+    const serving = path.resolve(this.target.servingDir());
+    const parent = path.dirname(serving);
+    return parent === this.store.activeDir || parent === this.store.previousDir ? parent : serving;
+  }
+
   /** Checks a package as the class comment says; returns it loaded and warmed up here, or throws naming the problem. */
   private async vet(dir: string): Promise<Classifier> {
-    const { totalWeightBytes } = checkPackageConsistency(dir);
-    const limits = (this.options.checkLimits ?? defaultCheckLimits)(totalWeightBytes);
+    const { weightBytes } = checkPackageShape(dir);
+    const limits = (this.options.checkLimits ?? defaultCheckLimits)(weightBytes);
     const started = performance.now();
     const { selfTested } = await checkCandidateInChild(dir, this.options.backend, limits);
     this.log.debug({ dir, selfTested, ms: Math.round(performance.now() - started) }, 'candidate passed its check in a separate process');

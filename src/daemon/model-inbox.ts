@@ -1,6 +1,8 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import { isKerasFileName } from '../model/formats/keras';
 import { checkPackageFiles } from '../model/package-io';
+import { packageLayoutOf } from '../model/package-layout';
 import { errorMessage } from '../util/errors';
 import type { Logger } from '../util/logger';
 import { RejectedShelf, REJECTED } from './inbox-rejects';
@@ -101,6 +103,7 @@ export class ModelInbox {
       this.refuse(entry, `${entry.shown} is a symbolic link (to ${printable(fs.readlinkSync(entry.path).toString())}); links in the inbox are never followed`);
       return false;
     }
+    if (stat.isFile() && entry.utf8 && isKerasFileName(entry.key)) return this.lookAtKerasFile(entry, stat);
     if (!stat.isDirectory()) return false;
     if (!entry.utf8) {
       this.refuse(entry, `folder name ${entry.shown} is not valid UTF-8`);
@@ -127,6 +130,24 @@ export class ModelInbox {
       return false;
     }
     await this.take(entry, folder);
+    return true;
+  }
+
+  /**
+   * A Keras file dropped straight into the inbox (scp model.h5 pi@device:/var/lib/edgesight/inbox/):
+   * once its size and time have settled it is moved into a folder of its own, which is then
+   * taken like any package folder (and refused as one).
+   */
+  private async lookAtKerasFile(entry: InboxEntry, stat: fs.Stats): Promise<boolean> {
+    const signature = `${stat.size}:${stat.mtimeMs}`;
+    const settled = this.seen.get(entry.key) === signature && Date.now() - stat.mtimeMs >= this.settleMs;
+    this.seen.set(entry.key, signature);
+    if (!settled) return false;
+    // A dot-name, so that polls pass it over; the rename keeps the file inside the inbox.
+    const folder = path.join(this.dir, `.taking-${Date.now()}-${entry.key}`);
+    fs.mkdirSync(folder, { mode: 0o700 });
+    fs.renameSync(entry.path, path.join(folder, entry.key));
+    await this.take({ ...entry, path: folder }, folder);
     return true;
   }
 
@@ -181,9 +202,16 @@ function listEntries(dir: string): InboxEntry[] {
   return entries.sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
 }
 
-/** Undefined when model.json, its weight shards (with the declared sizes) and metadata.json are all there; else what is wrong. */
+/**
+ * Undefined when the folder holds a whole package: model.json, its weight shards (with the
+ * declared sizes) and metadata.json, or one Keras file (whose completeness only its reader can
+ * tell: a truncated one is refused by the hand-off); else what is missing.
+ */
 export function incompleteReason(folder: string): string | undefined {
   try {
+    const layout = packageLayoutOf(folder);
+    if (!layout) return `holds no model.json and no Keras file (.h5, .hdf5, .keras)`;
+    if (layout.kind === 'keras') return undefined;
     checkPackageFiles(folder);
     JSON.parse(fs.readFileSync(path.join(folder, 'metadata.json'), 'utf8'));
     return undefined;

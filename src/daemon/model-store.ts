@@ -1,6 +1,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { checkPackageFiles, METADATA_JSON, MODEL_JSON } from '../model/package-io';
+import { METADATA_JSON } from '../model/package-io';
+import { checkPackageShape, holdsModel } from '../model/package-layout';
 import { ModelPackageError } from '../util/errors';
 import { copyPackageVerified, syncDir } from './package-copy';
 import { PACKAGE_LIMITS } from './package-limits';
@@ -47,13 +48,13 @@ export class ModelStore {
     return path.join(this.root, 'previous');
   }
 
-  /** The packages to try at start, in order: active, then previous (each only if it has a model.json). */
+  /** The packages to try at start, in order: active, then previous (each only if it holds a model). */
   startupCandidates(): string[] {
-    return [this.activeDir, this.previousDir].filter((dir) => fs.existsSync(path.join(dir, MODEL_JSON)));
+    return [this.activeDir, this.previousDir].filter(holdsModel);
   }
 
   hasPrevious(): boolean {
-    return fs.existsSync(path.join(this.previousDir, MODEL_JSON));
+    return holdsModel(this.previousDir);
   }
 
   /**
@@ -139,8 +140,8 @@ export class ModelStore {
     try {
       copyPackageVerified(fromDir, dir, { followLinks, afterFile: (file) => this.afterStep(`copied ${file}`) });
       // The copy must be a whole package by itself: a file left out is caught here, not at the next start.
-      checkPackageFiles(dir);
-      if (!fs.existsSync(path.join(dir, METADATA_JSON))) throw new ModelPackageError(path.join(dir, METADATA_JSON), 'is missing from the stored copy');
+      const { layout } = checkPackageShape(dir);
+      if (layout.kind === 'tfjs' && !fs.existsSync(path.join(dir, METADATA_JSON))) throw new ModelPackageError(path.join(dir, METADATA_JSON), 'is missing from the stored copy');
       return dir;
     } catch (err) {
       fs.rmSync(dir, { recursive: true, force: true });

@@ -2,6 +2,7 @@ import * as crypto from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { ModelPackageError } from '../util/errors';
+import { KERAS_COMPANIONS } from '../model/package-layout';
 import { PACKAGE_LIMITS } from './package-limits';
 
 export interface CopyOptions {
@@ -27,8 +28,11 @@ interface CopiedFile {
  * silently once stored a package without its weights. Files are created exclusively ('wx'),
  * so nothing is ever written through a link planted at the target.
  */
-export function copyPackageVerified(fromDir: string, toDir: string, options: CopyOptions = {}): void {
-  const files = packageFilesForCopy(fromDir, options.followLinks === true);
+export function copyPackageVerified(from: string, toDir: string, options: CopyOptions = {}): void {
+  // A bare Keras file (model.path=FILE) travels with its labels and contract, not its whole folder.
+  const bareFile = fs.statSync(from).isFile();
+  const fromDir = bareFile ? path.dirname(from) : from;
+  const files = bareFile ? [path.basename(from), ...KERAS_COMPANIONS.filter((f) => fs.existsSync(path.join(fromDir, f)))] : packageFilesForCopy(fromDir, options.followLinks === true);
   fs.mkdirSync(toDir, { mode: 0o700 });
   const copied: CopiedFile[] = [];
   for (const relative of files) {

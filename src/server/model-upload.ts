@@ -6,7 +6,7 @@ import { Transform, type Readable } from 'node:stream';
 import type { Request } from 'express';
 import busboy from 'busboy';
 import { PACKAGE_LIMITS } from '../daemon/model-store';
-import { PackageNames, safeRelativePath, UploadError } from './package-names';
+import { holdsModelAtTop, PackageNames, safeRelativePath, UploadError } from './package-names';
 import { unpackZipInWorker } from './zip-unpack';
 
 export { safeRelativePath, UploadError } from './package-names';
@@ -27,7 +27,7 @@ export async function receivePackage(req: Request, root: string, maxBytes: numbe
     if (type.startsWith('multipart/form-data')) await receiveMultipart(req, dir, maxBytes);
     else if (type.startsWith('application/zip')) await receiveZip(req, dir, maxBytes);
     else throw new UploadError(415, `send the package as multipart/form-data (one part per file) or application/zip, not ${type || 'no content type'}`);
-    if (!fs.existsSync(path.join(dir, 'model.json'))) throw new UploadError(400, 'the upload holds no model.json at its top level');
+    if (!holdsModelAtTop(fs.readdirSync(dir))) throw new UploadError(400, 'the upload holds no model.json and no single Keras file (.h5, .hdf5, .keras) at its top level');
     return dir;
   } catch (err) {
     fs.rmSync(dir, { recursive: true, force: true });

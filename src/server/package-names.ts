@@ -1,5 +1,6 @@
 import * as path from 'node:path';
 import { PACKAGE_LIMITS } from '../daemon/model-store';
+import { isKerasFileName } from '../model/formats/keras';
 
 /** A refused upload, with the HTTP status to answer. */
 export class UploadError extends Error {
@@ -71,4 +72,9 @@ export class PackageNames {
 
 function conflict(file: string, inside: string): UploadError {
   return new UploadError(400, `the upload holds both a file ${JSON.stringify(file)} and ${JSON.stringify(inside)}, which needs ${JSON.stringify(file)} to be a folder`);
+}
+
+/** A TF.js package (model.json) or one Keras file, at the top level of the package's file names. */
+export function holdsModelAtTop(topNames: readonly string[]): boolean {
+  return topNames.includes('model.json') || topNames.filter((name) => isKerasFileName(name) && !name.endsWith('.weights.h5')).length === 1;
 }

@@ -1,4 +1,4 @@
-import { PackageNames, safeRelativePath, UploadError } from './package-names';
+import { holdsModelAtTop, PackageNames, safeRelativePath, UploadError } from './package-names';
 import type { ZipEntry } from './zip-directory';
 
 export interface PlannedFile {
@@ -18,7 +18,7 @@ export function planZip(entries: ZipEntry[], maxBytes: number, maxFiles: number)
   if (fileNames.length > maxFiles) throw new UploadError(413, `more than ${maxFiles} files`);
   // A zip of the package folder itself ("mymodel/model.json") is accepted as well.
   const top = fileNames[0]?.split('/')[0];
-  const strip = !fileNames.includes('model.json') && top && entries.every((e) => e.name.startsWith(top + '/')) ? top.length + 1 : 0;
+  const strip = !holdsModelAtTop(fileNames) && top && entries.every((e) => e.name.startsWith(top + '/')) ? top.length + 1 : 0;
 
   const names = new PackageNames();
   const files: PlannedFile[] = [];

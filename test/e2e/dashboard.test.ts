@@ -142,6 +142,15 @@ describe('dashboard in a real headless Chromium', function () {
     for (const p of expected) problems.splice(problems.indexOf(p), 1);
   });
 
+  it('takes a Keras .h5 file picked with its labels.txt', async () => {
+    const dir = tempDir();
+    fs.copyFileSync(path.join(projectRoot, 'test', 'fixtures', 'keras-models', 'himalrana_mnist_cnn.h5'), path.join(dir, 'himalrana_mnist_cnn.h5'));
+    fs.writeFileSync(path.join(dir, 'labels.txt'), Array.from({ length: 10 }, (_, i) => `digit ${i}`).join('\n'));
+    await page.setInputFiles('#model-zip', [path.join(dir, 'himalrana_mnist_cnn.h5'), path.join(dir, 'labels.txt')]);
+    await page.waitForFunction(() => /now serving himalrana_mnist_cnn\.h5 keras 3\.10\.0/.test(document.getElementById('model-message')?.textContent ?? ''), undefined, { timeout: 60_000 });
+    assert.match((await page.textContent('#model')) ?? '', /himalrana_mnist_cnn\.h5/);
+  });
+
   it('downloads a snapshot', async () => {
     const [download] = await Promise.all([page.waitForEvent('download'), page.click('#snapshot')]);
     const file = await download.path();

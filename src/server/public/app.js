@@ -238,8 +238,15 @@ async function sendModel(body, headers = {}) {
 }
 
 $('model-zip').addEventListener('change', () => {
-  const file = $('model-zip').files[0];
-  if (file) void sendModel(file, { 'Content-Type': 'application/zip' });
+  const files = [...$('model-zip').files];
+  if (files.length === 1 && files[0].name.toLowerCase().endsWith('.zip')) {
+    void sendModel(files[0], { 'Content-Type': 'application/zip' });
+  } else if (files.length > 0) {
+    // A Keras file, with the labels.txt or metadata.json picked beside it, one part each.
+    const form = new FormData();
+    for (const file of files) form.append('file', file, file.name);
+    void sendModel(form);
+  }
   $('model-zip').value = '';
 });
 $('model-folder').addEventListener('change', () => {
