@@ -1,7 +1,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { incompleteReason } from '../daemon/model-inbox';
-import { listPackageFiles } from '../daemon/model-store';
+import { listPackageFiles } from '../daemon/package-copy';
 import { KERAS_COMPANIONS, packageLayoutOf } from '../model/package-layout';
 import { ModelPackageError, UsageError } from '../util/errors';
 import { parseCommandArgs } from './options';

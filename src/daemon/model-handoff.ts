@@ -1,8 +1,8 @@
 import * as path from 'node:path';
 import type { BackendPreference } from '../model/backend-preference';
 import { checkCandidateInChild, defaultCheckLimits, type CandidateCheckLimits } from '../model/candidate-check';
-import { Classifier } from '../model/classifier';
-import { loadModelPackage } from '../model/model-package';
+import type { Classifier } from '../model/classifier';
+import { openPackage } from '../model/open-model';
 import { checkPackageShape, packageLayoutOf } from '../model/package-layout';
 import { errorMessage, ModelPackageError } from '../util/errors';
 import type { Logger } from '../util/logger';
@@ -95,14 +95,10 @@ export class ModelHandoff {
     const started = performance.now();
     const { selfTested } = await checkCandidateInChild(dir, this.options.backend, limits);
     this.log.debug({ dir, selfTested, ms: Math.round(performance.now() - started) }, 'candidate passed its check in a separate process');
-    const loaded = await loadModelPackage(dir);
-    const classifier = new Classifier(loaded);
     try {
-      classifier.warmUp();
-      return classifier;
+      return await openPackage(dir, this.log);
     } catch (err) {
-      classifier.dispose();
-      throw new ModelPackageError(path.join(loaded.dir, 'model.json'), `passed its check but failed to warm up here: ${errorMessage(err)}`);
+      throw err instanceof ModelPackageError ? err : new ModelPackageError(dir, `passed its check but failed to load here: ${errorMessage(err)}`);
     }
   }
 

@@ -175,24 +175,3 @@ function exists(p: string): boolean {
   }
 }
 
-/**
- * The package's regular files as paths relative to `dir` (no links, devices or dot-files),
- * within PACKAGE_LIMITS; what is copied into the store and what `edgesight deploy` uploads.
- */
-export function listPackageFiles(dir: string): string[] {
-  const files: string[] = [];
-  const walk = (sub: string, depth: number) => {
-    if (depth > PACKAGE_LIMITS.maxDepth) throw new ModelPackageError(path.join(dir, sub), `folders nest deeper than ${PACKAGE_LIMITS.maxDepth} levels`);
-    for (const entry of fs.readdirSync(path.join(dir, sub), { withFileTypes: true })) {
-      if (entry.name.startsWith('.')) continue;
-      const relative = path.join(sub, entry.name);
-      if (entry.isDirectory()) walk(relative, depth + 1);
-      else if (entry.isFile()) {
-        files.push(relative);
-        if (files.length > PACKAGE_LIMITS.maxFiles) throw new ModelPackageError(dir, `holds more than ${PACKAGE_LIMITS.maxFiles} files`);
-      }
-    }
-  };
-  walk('', 0);
-  return files;
-}

@@ -32,7 +32,7 @@ export function copyPackageVerified(from: string, toDir: string, options: CopyOp
   // A bare Keras file (model.path=FILE) travels with its labels and contract, not its whole folder.
   const bareFile = fs.statSync(from).isFile();
   const fromDir = bareFile ? path.dirname(from) : from;
-  const files = bareFile ? [path.basename(from), ...KERAS_COMPANIONS.filter((f) => fs.existsSync(path.join(fromDir, f)))] : packageFilesForCopy(fromDir, options.followLinks === true);
+  const files = bareFile ? [path.basename(from), ...KERAS_COMPANIONS.filter((f) => fs.existsSync(path.join(fromDir, f)))] : listPackageFiles(fromDir, options.followLinks === true);
   fs.mkdirSync(toDir, { mode: 0o700 });
   const copied: CopiedFile[] = [];
   for (const relative of files) {
@@ -50,8 +50,13 @@ export function copyPackageVerified(from: string, toDir: string, options: CopyOp
   }
 }
 
-/** Relative paths of the regular files to copy; a link (unless followed) or a device is refused by name. */
-function packageFilesForCopy(dir: string, followLinks: boolean): string[] {
+/**
+ * The package's regular files as paths relative to `dir` (dot-files left out), within
+ * PACKAGE_LIMITS: what is copied into the store and what `edgesight deploy` uploads. A link
+ * (unless followed) or a device is refused by name, never skipped: skipping one once stored
+ * a package without its weights.
+ */
+export function listPackageFiles(dir: string, followLinks = false): string[] {
   const files: string[] = [];
   const walk = (sub: string, depth: number) => {
     if (depth > PACKAGE_LIMITS.maxDepth) throw new ModelPackageError(path.join(dir, sub), `folders nest deeper than ${PACKAGE_LIMITS.maxDepth} levels`);
@@ -84,20 +89,13 @@ function copyOneFile(from: string, to: string, followLinks: boolean): { size: nu
   try {
     const output = fs.openSync(to, fs.constants.O_WRONLY | fs.constants.O_CREAT | fs.constants.O_EXCL | fs.constants.O_NOFOLLOW, 0o600);
     try {
-      const hash = crypto.createHash('sha256');
-      const buffer = Buffer.allocUnsafe(CHUNK);
-      let size = 0;
-      for (;;) {
-        const n = fs.readSync(input, buffer, 0, CHUNK, null);
-        if (n === 0) break;
-        hash.update(buffer.subarray(0, n));
+      const result = readHashing(input, (buffer, n) => {
         let written = 0;
         while (written < n) written += fs.writeSync(output, buffer, written, n - written);
-        size += n;
-      }
+      });
       // On the card before any rename makes the copy the active package.
       fs.fsyncSync(output);
-      return { size, sha256: hash.digest('hex') };
+      return result;
     } finally {
       fs.closeSync(output);
     }
@@ -109,19 +107,25 @@ function copyOneFile(from: string, to: string, followLinks: boolean): { size: nu
 function hashFile(file: string, followLinks: boolean): { size: number; sha256: string } {
   const input = openForRead(file, followLinks);
   try {
-    const hash = crypto.createHash('sha256');
-    const buffer = Buffer.allocUnsafe(CHUNK);
-    let size = 0;
-    for (;;) {
-      const n = fs.readSync(input, buffer, 0, CHUNK, null);
-      if (n === 0) break;
-      hash.update(buffer.subarray(0, n));
-      size += n;
-    }
-    return { size, sha256: hash.digest('hex') };
+    return readHashing(input);
   } finally {
     fs.closeSync(input);
   }
+}
+
+/** Reads an open file to its end in chunks, hashing each and handing it to `onChunk`; its size and SHA-256. */
+function readHashing(input: number, onChunk?: (buffer: Buffer, n: number) => void): { size: number; sha256: string } {
+  const hash = crypto.createHash('sha256');
+  const buffer = Buffer.allocUnsafe(CHUNK);
+  let size = 0;
+  for (;;) {
+    const n = fs.readSync(input, buffer, 0, CHUNK, null);
+    if (n === 0) break;
+    hash.update(buffer.subarray(0, n));
+    onChunk?.(buffer, n);
+    size += n;
+  }
+  return { size, sha256: hash.digest('hex') };
 }
 
 function openForRead(file: string, followLinks: boolean): number {

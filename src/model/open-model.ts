@@ -41,7 +41,8 @@ export async function openClassifier(config: Config, log: Logger, candidates: st
   return { classifier, backend };
 }
 
-async function openPackage(dir: string, log: Logger): Promise<Classifier> {
+/** Loads a package (or Keras file) into a classifier and warms it up; says which defaults a bare Keras file took. */
+export async function openPackage(dir: string, log: Logger): Promise<Classifier> {
   const loaded = await loadModelPackage(dir);
   // A bare Keras file says nothing of labels or preprocessing: say which defaults were taken.
   if (loaded.keras) log.info({ model: loaded.dir, format: loaded.keras.format, keras: loaded.keras.kerasVersion }, `model: ${loaded.dir} (Keras ${loaded.keras.kerasVersion}): ${loaded.keras.notes.join('; ') || 'labels and preprocessing from beside the file'}`);

@@ -3,38 +3,9 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { zipSync } from 'fflate';
 import { json, startTestDaemon, waitUntil, type TestDaemon } from '../helpers/daemon';
-import { defaultModelDir, runCliAsync, tempDir, writeMnistPngs, writeTinyPackage } from '../helpers/fixtures';
+import { defaultModelDir, runCliAsync, tempDir, writeTinyPackage } from '../helpers/fixtures';
+import { digitsPackage, formOf } from '../helpers/model-packages';
 import { LiveClient } from '../helpers/live-client';
-
-/** A copy of the default model renamed as version `version`, optionally with a self-test folder. */
-function digitsPackage(version: string, selftest?: Array<{ label: string; digit: number }>): string {
-  const dir = path.join(tempDir('edgesight-pkg-'), `digits-${version}`);
-  fs.cpSync(defaultModelDir, dir, { recursive: true });
-  const metaFile = path.join(dir, 'metadata.json');
-  fs.writeFileSync(metaFile, JSON.stringify({ ...JSON.parse(fs.readFileSync(metaFile, 'utf8')), version }));
-  if (selftest) {
-    const pngs = writeMnistPngs(tempDir(), 1);
-    for (const { label, digit } of selftest) {
-      const folder = path.join(dir, 'selftest', label);
-      fs.mkdirSync(folder, { recursive: true });
-      fs.copyFileSync(pngs[digit].file, path.join(folder, `digit-${digit}.png`));
-    }
-  }
-  return dir;
-}
-
-function formOf(dir: string, rename: (file: string) => string = (f) => f): FormData {
-  const form = new FormData();
-  const walk = (sub: string) => {
-    for (const entry of fs.readdirSync(path.join(dir, sub), { withFileTypes: true })) {
-      const relative = sub ? `${sub}/${entry.name}` : entry.name;
-      if (entry.isDirectory()) walk(relative);
-      else form.append('file', new Blob([fs.readFileSync(path.join(dir, relative))]), rename(relative));
-    }
-  };
-  walk('');
-  return form;
-}
 
 describe('model hand-off (real daemon, real packages)', function () {
   this.timeout(180_000);
