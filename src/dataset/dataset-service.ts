@@ -206,9 +206,12 @@ export class DatasetService implements FrameTap, DatasetView {
     this.context.notify({ type: 'full', message });
   }
 
-  /** Clears the "full" state when a sample of the usual size fits again (after deletes). */
+  /**
+   * Whether a sample fits: after a refusal, one as large as the refused one must fit before
+   * capture goes on (so the "full" state does not flap); clears it when one does again.
+   */
   private checkSpace(): string | undefined {
-    const problem = this.store.spaceProblem(Math.max(this.lastSampleBytes, 1));
+    const problem = this.store.spaceProblem(Math.max(this.lastSampleBytes, this.full ? this.store.lastRefusedBytes : 0, 1));
     if (problem) this.stopForSpace(problem);
     else this.full = undefined;
     return problem;

@@ -32,6 +32,8 @@ export class DatasetStore {
   private reserved = 0;
   private indexBytes = 0;
   private indexChain: Promise<void> = Promise.resolve();
+  /** The size of the last sample refused for space: what must fit before capture goes on. */
+  lastRefusedBytes = 0;
 
   constructor(stateDir: string, readonly limits: StoreLimits, private readonly log: Logger) {
     this.dir = path.join(stateDir, 'dataset');
@@ -136,7 +138,10 @@ export class DatasetStore {
     const lineText = JSON.stringify(line) + '\n';
     const need = jpeg.length + Buffer.byteLength(lineText);
     const problem = this.spaceProblem(need);
-    if (problem) throw new DatasetRequestError(507, problem);
+    if (problem) {
+      this.lastRefusedBytes = need;
+      throw new DatasetRequestError(507, problem);
+    }
     this.reserved += need;
     try {
       const folder = path.join(this.dir, label);
