@@ -330,6 +330,35 @@ describe('dataset cap and hard examples (real daemon on a real clip)', function 
     assert.equal((await post(d, '/api/dataset/samples', { label: 'full' })).status, 201);
   });
 
+  it('keeps a hard example where the smoothed label changes (dataset.hardExamplesOnFlip)', async () => {
+    // Threshold 0: no frame is unsure, so only label changes count (the clip changes digit every 0.5 s).
+    d = await startTestDaemon({ 'dataset.hardExamples': true, 'dataset.hardExamplesThreshold': 0, 'dataset.hardExamplesEverySeconds': 0.1, 'decision.smoothing': 'vote' });
+    await waitUntil('two hard examples', () => {
+      const dir = path.join(d!.stateDir, 'dataset', '_unlabelled');
+      return fs.existsSync(dir) && fs.readdirSync(dir).length >= 2;
+    });
+    await sleep(200);
+    const hard = indexLines(d.stateDir).filter((l) => l.kind === 'hard');
+    assert.ok(hard.length >= 2);
+    const seqs = new Set(hard.map((l) => l.seq));
+    for (const line of hard) {
+      assert.match(line.reason, /^label changed to /);
+      assert.equal(line.reason, `label changed to ${line.prediction.label}`);
+    }
+    // Each kept frame is one where the decision differs from the frame before it.
+    const results = new Map<number, string>();
+    d.daemon.pipeline!.events.on('result', (r) => results.set(r.seq, r.decision.label));
+    const before = hard.length;
+    await waitUntil('more hard examples', () => indexLines(d!.stateDir).filter((l) => l.kind === 'hard').length >= before + 2);
+    await sleep(200);
+    const later = indexLines(d.stateDir).filter((l) => l.kind === 'hard' && !seqs.has(l.seq));
+    for (const line of later) {
+      const previous = [...results.keys()].filter((seq) => seq < line.seq).sort((a, b) => b - a)[0];
+      if (previous === undefined) continue;
+      assert.notEqual(results.get(previous), line.prediction.label, `frame ${line.seq} kept though its label ${line.prediction.label} did not change`);
+    }
+  });
+
   it('keeps hard examples in _unlabelled at most one per dataset.hardExamplesEverySeconds, and they can be labelled', async () => {
     d = await startTestDaemon({ 'dataset.hardExamples': true, 'dataset.hardExamplesThreshold': 1, 'dataset.hardExamplesEverySeconds': 0.5 });
     await waitUntil('first classified frame', () => d!.daemon.pipeline?.latest);
