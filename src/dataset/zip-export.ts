@@ -1,5 +1,4 @@
 import * as fs from 'node:fs';
-import { once } from 'node:events';
 import type { Writable } from 'node:stream';
 import { Zip, ZipPassThrough } from 'fflate';
 
@@ -28,9 +27,18 @@ export async function writeZip(entries: Iterable<ZipEntry>, out: Writable): Prom
     if (!out.destroyed) out.write(chunk);
     if (final) finished = true;
   });
-  const drained = async () => {
-    if (out.writableNeedDrain && !out.destroyed) await Promise.race([once(out, 'drain'), once(out, 'close')]);
-  };
+  // Waits for the socket to take what it has (or to close), leaving no listener behind.
+  const drained = () =>
+    new Promise<void>((resolve) => {
+      if (!out.writableNeedDrain || out.destroyed) return resolve();
+      const done = () => {
+        out.off('drain', done);
+        out.off('close', done);
+        resolve();
+      };
+      out.on('drain', done);
+      out.on('close', done);
+    });
   for (const entry of entries) {
     if (out.destroyed) return;
     let handle: fs.promises.FileHandle;

@@ -1,5 +1,6 @@
 import { strict as assert } from 'node:assert';
 import * as fs from 'node:fs';
+import * as http from 'node:http';
 import * as path from 'node:path';
 import { unzipSync } from 'fflate';
 import pino from 'pino';
@@ -287,7 +288,7 @@ describe('dataset capture and API (real daemon on a real clip)', function () {
   });
 });
 
-describe('dataset cap and hard examples (real daemon on a real clip)', function () {
+describe('dataset under other settings: cap, big zip, hard examples (real daemon on a real clip)', function () {
   this.timeout(120_000);
   let d: TestDaemon | undefined;
   afterEach(async () => {
@@ -328,6 +329,44 @@ describe('dataset cap and hard examples (real daemon on a real clip)', function 
     // Room made by a delete lets capture go on.
     for (const s of body.samples.slice(0, 2)) await fetch(`${d.base}/api/dataset/samples/full/${s.name}`, { method: 'DELETE', headers: d.authHeaders });
     assert.equal((await post(d, '/api/dataset/samples', { label: 'full' })).status, 201);
+  });
+
+  it('streams a 120 MB dataset as a zip without holding it: memory stays flat while the client reads slowly', async () => {
+    const stateDir = tempDir('edgesight-state-');
+    const big = path.join(stateDir, 'dataset', 'big');
+    fs.mkdirSync(big, { recursive: true });
+    const chunk = Buffer.alloc(1048576, 7);
+    for (let i = 0; i < 120; i++) fs.writeFileSync(path.join(big, `sample-${String(i).padStart(3, '0')}.jpg`), chunk);
+    d = await startTestDaemon({ 'state.dir': stateDir, 'dataset.maxMB': 1024 });
+    global.gc?.();
+    const rssBefore = process.memoryUsage().rss;
+    let bytes = 0;
+    let tail = Buffer.alloc(0);
+    let peak = 0;
+    await new Promise<void>((resolve, reject) => {
+      const req = http.get(d!.base + '/api/dataset.zip', { headers: d!.authHeaders }, (res) => {
+        assert.equal(res.statusCode, 200);
+        // Read nothing for a second: a zip built in memory would be all there by now.
+        res.pause();
+        setTimeout(() => {
+          peak = Math.max(peak, process.memoryUsage().rss - rssBefore);
+          res.on('data', (c: Buffer) => {
+            bytes += c.length;
+            tail = Buffer.concat([tail, c]).subarray(-22);
+            if (bytes % (8 * 1048576) < c.length) peak = Math.max(peak, process.memoryUsage().rss - rssBefore);
+          });
+          res.on('end', () => resolve());
+          res.resume();
+        }, 1000);
+      });
+      req.on('error', reject);
+    });
+    console.log(`      zip of ${(bytes / 1048576).toFixed(1)} MB streamed; RSS grew at most ${(peak / 1048576).toFixed(1)} MB`);
+    assert.ok(bytes > 120 * 1048576);
+    assert.equal(tail.readUInt32LE(0), 0x06054b50, 'no end of central directory');
+    assert.equal(tail.readUInt16LE(10), 120, 'entries in the zip');
+    assert.ok(peak < 60 * 1048576, `RSS grew ${(peak / 1048576).toFixed(1)} MB while streaming a 120 MB zip`);
+    fs.rmSync(stateDir, { recursive: true, force: true });
   });
 
   it('keeps a hard example where the smoothed label changes (dataset.hardExamplesOnFlip)', async () => {
