@@ -331,6 +331,17 @@ describe('dataset under other settings: cap, big zip, hard examples (real daemon
     assert.equal((await post(d, '/api/dataset/samples', { label: 'full' })).status, 201);
   });
 
+  it('refuses capture when the disk would keep less than dataset.minFreeMB free (507 naming the key), and the stream goes on', async () => {
+    d = await startTestDaemon({ 'dataset.minFreeMB': 1048576 });
+    await waitUntil('first classified frame', () => d!.daemon.pipeline?.latest);
+    const { status, body } = await post(d, '/api/dataset/samples', { label: 'disk' });
+    assert.equal(status, 507);
+    assert.match(body.error, /^capture refused: disk nearly full: [\d.]+ MB free on .*dataset, capture keeps 1048576 MB free \(dataset\.minFreeMB\)$/);
+    assert.equal(fs.existsSync(path.join(d.stateDir, 'dataset', 'disk')), false);
+    const seq = d.daemon.pipeline!.latest!.seq;
+    await waitUntil('frames after the refusal', () => d!.daemon.pipeline!.latest!.seq > seq + 5);
+  });
+
   it('streams a 120 MB dataset as a zip without holding it: memory stays flat while the client reads slowly', async () => {
     const stateDir = tempDir('edgesight-state-');
     const big = path.join(stateDir, 'dataset', 'big');
