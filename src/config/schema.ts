@@ -68,6 +68,16 @@ export const configSchema = {
 
   'state.dir': stringField('', 'Where the access token (and received models) are kept. Empty: $STATE_DIRECTORY (set by systemd), else $XDG_STATE_HOME/edgesight, else ~/.local/state/edgesight.'),
 
+  'dataset.maxSide': integerField(0, 0, 16384, 'Samples captured for a dataset (POST /api/dataset/samples, `edgesight capture`) are downscaled so their longest side is at most this many pixels; 0 keeps the camera\'s full resolution.'),
+  'dataset.jpegQuality': integerField(92, 10, 100, 'JPEG quality of dataset samples.'),
+  'dataset.maxMB': numberField(1024, 0.01, 1048576, 'Most disk space the dataset (state directory dataset/) may use, in MB; capture stops with a message when the next sample would pass it.'),
+  'dataset.minFreeMB': numberField(256, 0, 1048576, 'Capture also stops when less than this much space would be left free on the state directory\'s disk, in MB.'),
+  'dataset.maxBurst': integerField(200, 1, 10000, 'Most samples one capture request may ask for (count).'),
+  'dataset.hardExamples': booleanField(false, 'Keep frames the model is unsure of in dataset/_unlabelled/ (confidence under dataset.hardExamplesThreshold, or the smoothed label changed), for labelling in the dashboard.'),
+  'dataset.hardExamplesThreshold': numberField(0.6, 0, 1, 'A frame whose decision confidence is under this counts as a hard example.'),
+  'dataset.hardExamplesOnFlip': booleanField(true, 'A frame where the (smoothed) label changed from the previous frame counts as a hard example.'),
+  'dataset.hardExamplesEverySeconds': numberField(10, 0.1, 86400, 'At most one hard example is kept per this many seconds.'),
+
   'pipeline.maxFps': numberField(0, 0, 240, 'Upper limit on classified frames per second; 0 means as fast as possible.'),
   'pipeline.batchSize': integerField(4, 1, 32, 'Most frames classified in one inference when the source waits for the pipeline (a file with file.realtime=false): a batch shares one pass over the weights, so each frame costs less. Cameras always classify the newest frame alone.'),
   'pipeline.reportEverySeconds': numberField(10, 0, 3600, 'How often `run` logs throughput and the current decision; 0 turns it off.'),

@@ -7,6 +7,8 @@ import { openResilientSource } from '../capture/select-source';
 import type { BackendChoice } from '../model/backend';
 import type { Classifier } from '../model/classifier';
 import { openClassifier } from '../model/open-model';
+import { DatasetService } from '../dataset/dataset-service';
+import { DatasetStore } from '../dataset/store';
 import { decisionSettings, DecisionMaker } from '../pipeline/decision';
 import { Pipeline } from '../pipeline/pipeline';
 import { setupAuth } from '../server/auth-setup';
@@ -44,6 +46,7 @@ export class DaemonController {
   private classifier: Classifier | undefined;
   private source: ResilientSource | undefined;
   private inbox: ModelInbox | undefined;
+  dataset: DatasetService | undefined;
   private readonly notifier: SystemdNotifier;
   private timers: NodeJS.Timeout[] = [];
   private stopping: Promise<void> | undefined;
@@ -98,6 +101,7 @@ export class DaemonController {
     this.pipeline = pipeline;
     pipeline.events.on('listenerError', ({ event, error }) => log.error({ event, err: errorMessage(error) }, 'an event listener failed'));
     this.forwardSourceHealth(source, pipeline);
+    const dataset = await this.openDataset(pipeline, source.description);
 
     const handoff = new ModelHandoff(store, { swap: (next) => this.swapModel(pipeline, next), servingDir: () => pipeline.classifier.loaded.dir }, modelLog, { backend: config['model.backend'] });
     this.handoff = handoff;
@@ -119,6 +123,7 @@ export class DaemonController {
         installModel,
         rollbackModel: async () => modelInfo(await handoff.rollback()),
         uploadRoot: path.join(this.stateDir, 'incoming'),
+        dataset,
         log,
       });
       this.server = new DashboardServer(view, {
@@ -142,6 +147,40 @@ export class DaemonController {
     this.startWatchdog(pipeline, source);
     this.notifier.ready(`serving ${meta.name} ${meta.version} from ${source.description}${this.serverPort ? ` on port ${this.serverPort}` : ''}`);
     return pipeline;
+  }
+
+  /**
+   * The dataset folder in the state directory, read once, and the service that keeps samples:
+   * it becomes the pipeline's frame tap (raw frames for captures and hard examples).
+   */
+  private async openDataset(pipeline: Pipeline, sourceDescription: string): Promise<DatasetService> {
+    const { config } = this;
+    const log = this.log.child({ component: 'dataset' });
+    const store = new DatasetStore(this.stateDir, { capBytes: Math.floor(config['dataset.maxMB'] * 1048576), minFreeBytes: Math.floor(config['dataset.minFreeMB'] * 1048576) }, log);
+    await store.open();
+    const dataset = new DatasetService(
+      store,
+      {
+        maxSide: config['dataset.maxSide'],
+        jpegQuality: config['dataset.jpegQuality'],
+        maxBurst: config['dataset.maxBurst'],
+        hardExamples: config['dataset.hardExamples'],
+        hardThreshold: config['dataset.hardExamplesThreshold'],
+        hardOnFlip: config['dataset.hardExamplesOnFlip'],
+        hardEverySeconds: config['dataset.hardExamplesEverySeconds'],
+      },
+      {
+        model: () => ({ name: pipeline.classifier.loaded.metadata.name, version: pipeline.classifier.loaded.metadata.version }),
+        source: () => sourceDescription,
+        notify: (notice) => this.events.emit('dataset', notice),
+      },
+      log,
+    );
+    this.dataset = dataset;
+    pipeline.setTap(dataset);
+    const summary = dataset.summary();
+    if (summary.total > 0 || config['dataset.hardExamples']) log.info(`dataset: ${summary.total} samples in ${store.dir} (${(summary.bytes / 1048576).toFixed(1)} of ${config['dataset.maxMB']} MB)${config['dataset.hardExamples'] ? '; keeping hard examples' : ''}`);
+    return dataset;
   }
 
   /**
@@ -238,6 +277,7 @@ export class DaemonController {
       this.notifier.stopping();
       for (const timer of this.timers) clearInterval(timer);
       this.inbox?.stop();
+      this.dataset?.close();
       await this.server?.stop().catch((err: unknown) => this.log.error({ err: errorMessage(err) }, 'server stop failed'));
       // The pipeline's capture loop may be waiting inside the source (a reconnect back-off of up
       // to 30 s): ask the pipeline to stop, close the source so that wait ends, then wait for both.

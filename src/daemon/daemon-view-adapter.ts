@@ -1,4 +1,5 @@
 import * as tf from '@tensorflow/tfjs';
+import type { DatasetView } from '../dataset/types';
 import type { Classifier } from '../model/classifier';
 import type { Pipeline } from '../pipeline/pipeline';
 import { RuntimeSettingsControl } from '../pipeline/runtime-settings';
@@ -14,6 +15,7 @@ export interface ViewParts {
   installModel(dir: string, origin: string): Promise<ModelInfo>;
   rollbackModel(): Promise<ModelInfo>;
   uploadRoot: string;
+  dataset: DatasetView;
   log: Logger;
 }
 
@@ -63,5 +65,6 @@ export function createDaemonView(parts: ViewParts): DaemonView {
     installModel: parts.installModel,
     rollbackModel: parts.rollbackModel,
     uploadRoot: parts.uploadRoot,
+    dataset: parts.dataset,
   };
 }

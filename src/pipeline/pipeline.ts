@@ -25,6 +25,17 @@ export interface FrameResult {
   timings: Record<Stage, number>;
 }
 
+/**
+ * Something that keeps some raw frames (a dataset recorder). `wants` is asked on the main thread
+ * for every classified frame and must answer at once; when it says yes, `take` receives the
+ * frame's pixels before anything is drawn on them, as a Mat the tap now owns and must release.
+ * `take` must not block: whatever it does with the pixels (encode, write) goes off the frame path.
+ */
+export interface FrameTap {
+  wants(result: FrameResult): boolean;
+  take(mat: Mat, result: FrameResult): void;
+}
+
 /** An annotated frame encoded as JPEG, with the result it shows. */
 export interface EncodedFrame {
   result: FrameResult;
@@ -78,6 +89,8 @@ interface PendingFrame {
   truth?: string;
   /** The encoder has the frame's pixels and releases them. */
   encoding?: boolean;
+  /** A frame tap has the frame's pixels and releases them. */
+  tapped?: boolean;
 }
 
 /**
@@ -120,6 +133,7 @@ export class Pipeline {
   private streamCreditAt = 0;
   private loops: Promise<void> | undefined;
   private lastDecision: FrameResult | undefined;
+  private tap: FrameTap | undefined;
 
   constructor(private readonly options: PipelineOptions) {
     this.overlayEnabled = options.overlay;
@@ -140,6 +154,11 @@ export class Pipeline {
     this.classifier = classifier;
     this.decisions = decisions;
     return old;
+  }
+
+  /** Sets (or with undefined removes) the one frame tap. */
+  setTap(tap: FrameTap | undefined): void {
+    this.tap = tap;
   }
 
   get latest(): FrameResult | undefined {
@@ -324,7 +343,7 @@ export class Pipeline {
       this.classifyBatch();
       for (const frame of this.batch) {
         frame.small?.release();
-        if (!frame.encoding) frame.mat.release();
+        if (!frame.encoding && !frame.tapped) frame.mat.release();
       }
       this.batch.length = 0;
       await new Promise<void>((resolve) => setImmediate(resolve));
@@ -364,7 +383,9 @@ export class Pipeline {
         // Drawing and encoding are for viewers: skipped while nobody asked for pictures, while
         // the previous picture is still encoding, and above the stream's frame rate (such a
         // frame's result still goes out, without a picture).
-        if (this.jpegConsumers > 0 && !this.encodeInFlight && this.streamDue()) {
+        const drawn = this.jpegConsumers > 0 && !this.encodeInFlight && this.streamDue();
+        this.offerToTap(frame, result, drawn);
+        if (drawn) {
           this.annotate(frame.mat, result);
           this.encode(frame.mat, result);
           frame.encoding = true;
@@ -373,6 +394,25 @@ export class Pipeline {
       } catch (err) {
         log.error({ seq: frame.seq, err: errorMessage(err) }, 'frame could not be classified');
       }
+    }
+  }
+
+  /**
+   * Gives the raw frame to the tap when it wants it, before anything is drawn: the frame's own
+   * Mat when nobody else needs it (no copy), else a copy (a memcpy; the stream keeps the original).
+   */
+  private offerToTap(frame: PendingFrame, result: FrameResult, drawn: boolean): void {
+    const tap = this.tap;
+    if (!tap) return;
+    let mat: Mat | undefined;
+    try {
+      if (!tap.wants(result)) return;
+      mat = drawn ? frame.mat.copy() : frame.mat;
+      if (!drawn) frame.tapped = true;
+      tap.take(mat, result);
+    } catch (err) {
+      // A tap that fails must not cost the frame; it owned the Mat once take was called.
+      this.options.log.error({ seq: frame.seq, err: errorMessage(err) }, 'frame tap failed');
     }
   }
 

@@ -2,6 +2,8 @@ import * as fs from 'node:fs';
 import express, { type Router } from 'express';
 import { ModelPackageError } from '../util/errors';
 import { receivePackage } from './model-upload';
+import { datasetRoutes } from './dataset-routes';
+import type { Logger } from '../util/logger';
 import { parseSettingsPatch, type RuntimeSettings } from '../pipeline/runtime-settings';
 import type { DaemonView } from './daemon-view';
 import type { PredictionHistory } from './prediction-history';
@@ -16,10 +18,11 @@ export interface ApiDeps {
   /** Called after settings changed, to tell live clients. */
   onSettings(settings: RuntimeSettings): void;
   maxUploadBytes: number;
+  log: Logger;
 }
 
 /** The REST API under /api (behind the auth gate). */
-export function apiRoutes({ daemon, hub, history, temperature, onSettings, maxUploadBytes }: ApiDeps): Router {
+export function apiRoutes({ daemon, hub, history, temperature, onSettings, maxUploadBytes, log }: ApiDeps): Router {
   const router = express.Router();
   router.use(express.json({ limit: '16kb', strict: true }));
 
@@ -81,6 +84,8 @@ export function apiRoutes({ daemon, hub, history, temperature, onSettings, maxUp
     onSettings(settings);
     res.json(settings);
   });
+
+  router.use(datasetRoutes(daemon, log.child({ component: 'dataset' })));
 
   router.use((req, res) => {
     res.status(404).json({ error: `no API route ${req.method} ${req.path}` });

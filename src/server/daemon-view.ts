@@ -1,3 +1,4 @@
+import type { DatasetNotice, DatasetView } from '../dataset/types';
 import type { FrameResult, PipelineEvents } from '../pipeline/pipeline';
 import type { RuntimeSettings } from '../pipeline/runtime-settings';
 import type { PipelineStats } from '../pipeline/stats';
@@ -8,6 +9,8 @@ import type { LiveFeed } from './viewer-hub';
 export interface DaemonEvents extends Record<string, unknown> {
   model: ModelInfo;
   modelRejected: { origin: string; error: string };
+  /** The dataset changed: a sample kept, a capture started or ended, capture stopped for space. */
+  dataset: DatasetNotice;
 }
 
 /** The source as clients see it: the pipeline's `source` event payload (state, attempt while reconnecting). */
@@ -52,4 +55,6 @@ export interface DaemonView {
   rollbackModel(): Promise<ModelInfo>;
   /** Where uploads are staged before they are checked (inside the state directory). */
   readonly uploadRoot: string;
+  /** Samples kept from the live source (capture, hard examples), their index and export. */
+  readonly dataset: DatasetView;
 }

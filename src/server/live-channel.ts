@@ -2,6 +2,7 @@ import type { Server as HttpServer } from 'node:http';
 import { Server, type Socket } from 'socket.io';
 import type { EncodedFrame } from '../pipeline/pipeline';
 import type { RuntimeSettings } from '../pipeline/runtime-settings';
+import { DatasetRequestError, errorMessage } from '../util/errors';
 import type { Logger } from '../util/logger';
 import type { Authenticator } from './auth';
 import type { DaemonView } from './daemon-view';
@@ -35,7 +36,10 @@ const PREDICTIONS_ROOM = 'predictions';
  *   settings   runtime settings changed
  *   model      a new model is serving (hand-off or rollback)
  *   modelRejected  a new model package was refused; the old one keeps serving
- * Clients send `pause` / `resume` (stop and restart frames) and `clock` (ack with server time).
+ *   dataset    the dataset changed: {type: sample|job|full|changed, ...} (full: capture stopped for space)
+ * Clients send `pause` / `resume` (stop and restart frames), `clock` (ack with server time),
+ * `capture` ({label, count?, everySeconds?}, ack): as POST /api/dataset/samples, the ack gets
+ * {job, samples} or {error, status}; and `captureStop` (ack gets {job}).
  */
 export class LiveChannel {
   readonly io: Server;
@@ -73,6 +77,7 @@ export class LiveChannel {
       daemon.feed.events.on('source', (status) => this.io.emit('source', status)),
       daemon.events.on('model', (model) => this.io.emit('model', model)),
       daemon.events.on('modelRejected', (rejected) => this.io.emit('modelRejected', rejected)),
+      daemon.events.on('dataset', (notice) => this.io.emit('dataset', notice)),
     );
     this.statusTimer = setInterval(() => {
       if (this.io.of('/').sockets.size === 0) return;
@@ -131,6 +136,23 @@ export class LiveChannel {
     socket.on('resume', () => hub.setPaused(viewer, false));
     socket.on('clock', (callback: unknown) => {
       if (typeof callback === 'function') callback(Date.now());
+    });
+    socket.on('capture', (request: unknown, callback: unknown) => {
+      const reply = typeof callback === 'function' ? (callback as (answer: unknown) => void) : () => undefined;
+      daemon.dataset.capture(request, `live client ${socket.handshake.address}`).then(
+        (outcome) => reply(outcome),
+        (err: unknown) => {
+          if (err instanceof DatasetRequestError) reply({ error: err.message, status: err.status });
+          else {
+            log.error({ err: errorMessage(err) }, 'capture from a live client failed');
+            reply({ error: 'internal error', status: 500 });
+          }
+        },
+      );
+    });
+    socket.on('captureStop', (callback: unknown) => {
+      const job = daemon.dataset.stopCapture() ?? null;
+      if (typeof callback === 'function') callback({ job });
     });
     socket.on('disconnect', () => hub.remove(viewer));
     log.debug({ id: socket.id, address: socket.handshake.address }, 'live client connected');

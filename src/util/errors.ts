@@ -78,3 +78,16 @@ export function errorMessage(err: unknown): string {
   if (typeof err === 'string') return err;
   return String(err);
 }
+
+/**
+ * A dataset request that cannot be done as asked: a bad label or sample name (400), no such
+ * sample (404), a capture already running (409), the dataset cap or the disk reached (507).
+ * `status` is the HTTP answer; the message names the field, value and rule.
+ */
+export class DatasetRequestError extends EdgesightError {
+  readonly code = 'E_DATASET_REQUEST';
+  readonly exitCode = 2;
+  constructor(readonly status: 400 | 404 | 409 | 503 | 507, message: string) {
+    super(message);
+  }
+}

@@ -1,6 +1,7 @@
 // The edgesight dashboard: one socket.io connection (the session cookie authenticates it),
 // frames drawn on a canvas, controls through the REST API. No build step, no CDN.
 import { io } from '/vendor/socket.io.esm.min.js';
+import { initDataset, setModelLabels } from './dataset.js';
 
 const $ = (id) => document.getElementById(id);
 const canvas = $('frame');
@@ -14,6 +15,7 @@ let paused = false;
 let shown = 0;
 
 const socket = io({ auth: {}, reconnectionDelayMax: 5000 });
+initDataset(socket);
 
 function setConnection(state, text) {
   const pill = $('connection');
@@ -161,6 +163,7 @@ function renderTimeline() {
 
 function showModel(model) {
   labels = model.labels;
+  setModelLabels(model.labels);
   labelColors.clear();
   $('model-name').textContent = `${model.name} ${model.version}`;
   $('model').textContent = `${model.name} ${model.version} · ${model.labels.length} labels · ${model.input.width}×${model.input.height}×${model.input.channels}`;
