@@ -29,7 +29,27 @@ export interface TrainingSpec {
   augmentation: AugmentOptions;
   backend: 'auto' | 'tfjs-node' | 'wasm' | 'cpu';
   name: string;
+  /** Transfer learning: a head trained on a frozen base's embeddings (transfer.ts). */
+  transfer?: TransferSpec;
 }
+
+export interface TransferSpec {
+  /** A model package or Teachable Machine export whose layers up to `layer` extract features. */
+  base: string;
+  /** The cut; undefined: the default rule of base-model.ts. */
+  layer?: string;
+  headUnits: number;
+  /** Embeddings per training image when augmenting: the image itself and views - 1 augmented views. */
+  augmentViews: number;
+  /** Layers of the base to unfreeze after the head is trained (0: none), for how many epochs, at what rate. */
+  fineTuneLayers: number;
+  fineTuneEpochs: number;
+  fineTuneLearningRate: number;
+}
+
+/** Options that describe the input or the network, which a base model decides by itself. */
+const DECIDED_BY_BASE = ['size', 'color', 'resize-mode', 'architecture', 'alpha'];
+const TRANSFER_ONLY = ['base-layer', 'head-units', 'augment-views', 'fine-tune', 'fine-tune-epochs', 'fine-tune-learning-rate'];
 
 /** The command line options, by their ImageDataGenerator / Keras names where those exist. */
 export const TRAIN_FLAGS = {
@@ -63,6 +83,13 @@ export const TRAIN_FLAGS = {
   cval: { type: 'string' },
   backend: { type: 'string' },
   name: { type: 'string' },
+  base: { type: 'string' },
+  'base-layer': { type: 'string' },
+  'head-units': { type: 'string' },
+  'augment-views': { type: 'string' },
+  'fine-tune': { type: 'string' },
+  'fine-tune-epochs': { type: 'string' },
+  'fine-tune-learning-rate': { type: 'string' },
 } as const;
 
 type Raw = Record<string, string | boolean | number | number[] | undefined>;
@@ -118,6 +145,25 @@ export function trainingSpec(flags: Raw): TrainingSpec {
   const sizeMatch = /^(\d+)x(\d+)$/.exec(size);
   if (!sizeMatch || Number(sizeMatch[1]) < 8 || Number(sizeMatch[2]) < 8 || Number(sizeMatch[1]) > 1024 || Number(sizeMatch[2]) > 1024) throw new UsageError(`train: --size must be WxH from 8x8 to 1024x1024, got '${size}'`);
   const rotation = num('rotation-range', 0, 0, 180);
+  const base = raw.base === undefined ? undefined : String(raw.base);
+  if (base === '') throw new UsageError('train: --base needs a model directory (a TF.js layers package or a Teachable Machine export)');
+  if (base !== undefined) {
+    const clash = DECIDED_BY_BASE.find((k) => raw[k] !== undefined);
+    if (clash) throw new UsageError(`train: --${clash} cannot be used with --base: the base model decides its input and network (its preprocessing contract is kept)`);
+  } else {
+    const orphan = TRANSFER_ONLY.find((k) => raw[k] !== undefined);
+    if (orphan) throw new UsageError(`train: --${orphan} needs --base MODEL (transfer learning)`);
+  }
+  const learningRate = num('learning-rate', 1e-3, 1e-7, 10);
+  const transfer: TransferSpec | undefined = base === undefined ? undefined : {
+    base,
+    layer: raw['base-layer'] === undefined ? undefined : String(raw['base-layer']),
+    headUnits: num('head-units', 128, 1, 8192, true),
+    augmentViews: num('augment-views', 5, 1, 100, true),
+    fineTuneLayers: num('fine-tune', 0, 0, 10_000, true),
+    fineTuneEpochs: num('fine-tune-epochs', 5, 1, 10_000, true),
+    fineTuneLearningRate: num('fine-tune-learning-rate', learningRate / 10, 1e-8, 10),
+  };
   return {
     data,
     out,
@@ -131,7 +177,7 @@ export function trainingSpec(flags: Raw): TrainingSpec {
     architecture: oneOf('architecture', ARCHITECTURES, 'compact'),
     alpha: num('alpha', 0.5, 0.1, 2),
     optimizer: oneOf('optimizer', OPTIMIZERS, 'adam'),
-    learningRate: num('learning-rate', 1e-3, 1e-7, 10),
+    learningRate,
     batchSize: num('batch-size', 32, 1, 4096, true),
     epochs: num('epochs', 20, 1, 10_000, true),
     patience: num('patience', 5, 0, 10_000, true),
@@ -152,6 +198,7 @@ export function trainingSpec(flags: Raw): TrainingSpec {
     },
     backend: oneOf('backend', BACKEND_PREFERENCES, 'auto'),
     name: str('name', ''),
+    transfer,
   };
 }
 

@@ -9,13 +9,15 @@ import { DatasetError } from '../util/errors';
 import { cv } from '../vision/cv';
 import { Preprocessor } from '../vision/preprocess';
 import { buildArchitecture } from './architectures';
+import { loadBase, type BaseModel } from './base-model';
 import { countsOf, findDataset, fingerprint } from './dataset';
 import { loadImages, type ImageSet } from './images';
 import { classMetrics, formatMetrics, type ClassMetrics } from './metrics';
 import { augments, type TrainingSpec } from './options';
 import { ProgressBar, formatSeconds } from './progress';
 import { writeReport, type Misclassified } from './report';
-import { fit, predictSet, topClasses, type FitResult } from './trainer';
+import { fit, predictSet, topClasses, type FitHooks, type FitResult } from './trainer';
+import { trainTransfer, type TransferOutcome } from './transfer';
 import { registerWasmTrainingKernels } from './wasm-gradients';
 
 export interface TrainingOutcome {
@@ -44,7 +46,17 @@ export async function runTraining(spec: TrainingSpec, log: (line: string) => voi
 
   const backend = await selectBackend(spec.backend);
   if (backend.name === 'wasm') registerWasmTrainingKernels();
-  const contract = contractOf(spec);
+  // With a base, its preprocessing contract is the package's: the images are made the way it was trained.
+  const base = spec.transfer ? await loadBase(spec.transfer.base, spec.transfer.layer) : undefined;
+  try {
+    return await trainAndExport(spec, files, backend.name, base, log);
+  } finally {
+    base?.dispose();
+  }
+}
+
+async function trainAndExport(spec: TrainingSpec, files: ReturnType<typeof findDataset>, backendName: string, base: BaseModel | undefined, log: (line: string) => void): Promise<TrainingOutcome> {
+  const contract = base ? base.contract : contractOf(spec);
   const preprocessor = new Preprocessor(contract);
   const loadedTrain = await loadImages(files.train, preprocessor);
   const loadedValidation = await loadImages(files.validation, preprocessor);
@@ -63,8 +75,8 @@ export async function runTraining(spec: TrainingSpec, log: (line: string) => voi
   if (validation.labels.length === 0) throw new DatasetError(`dataset ${spec.data}: no readable validation images (add more images or raise --validation-split)`);
 
   const units = spec.classMode === 'binary' ? 1 : files.classes.length;
-  const model = buildArchitecture(spec.architecture, { height: spec.height, width: spec.width, channels: contract.channels, classes: units, seed: spec.seed, alpha: spec.alpha });
-  log(`model ${spec.architecture}: ${model.countParams().toLocaleString('en')} weights, input ${spec.width}x${spec.height}x${contract.channels}, ${units === 1 ? 'one sigmoid unit (binary)' : `${units}-way softmax`}; TF.js backend ${backend.name}; ${spec.optimizer} lr ${spec.learningRate}, batch ${spec.batchSize}, up to ${spec.epochs} epochs${augments(spec.augmentation) ? ', augmented' : ''}`);
+  const outputs = units === 1 ? 'one sigmoid unit (binary)' : `${units}-way softmax`;
+  const fitting = `${spec.optimizer} lr ${spec.learningRate}, batch ${spec.batchSize}, up to ${spec.epochs} epochs${augments(spec.augmentation) ? ', augmented' : ''}`;
 
   let interrupts = 0;
   const onSigint = () => {
@@ -72,32 +84,50 @@ export async function runTraining(spec: TrainingSpec, log: (line: string) => voi
     if (interrupts === 1) log('\nstopping after this batch; the best epoch so far is kept (Ctrl-C again to quit at once)');
     else process.exit(130);
   };
-  process.on('SIGINT', onSigint);
-  const bar = new ProgressBar(process.stderr, spec.epochs);
+  const runPhase = async (name: string, epochs: number, run: (hooks: FitHooks) => Promise<FitResult>): Promise<FitResult> => {
+    process.on('SIGINT', onSigint);
+    const bar = new ProgressBar(process.stderr, epochs);
+    try {
+      bar.startEpoch();
+      return await run({
+        onBatch: (epoch, done, total, loss, acc) => bar.batch(epoch, done, total, loss, acc),
+        onEpoch: (r, improved) => {
+          bar.endEpoch(`${name ? `${name} ` : ''}epoch ${r.epoch}/${epochs} loss ${r.loss.toFixed(4)} acc ${(r.accuracy * 100).toFixed(1)}% | val_loss ${r.valLoss.toFixed(4)} val_acc ${(r.valAccuracy * 100).toFixed(1)}% | lr ${r.learningRate.toPrecision(2)} | ${formatSeconds(r.seconds)}, ${r.samplesPerSecond.toFixed(0)} samples/s${improved ? ' | best so far' : ''}`);
+          bar.startEpoch();
+        },
+        shouldStop: () => interrupts > 0,
+      });
+    } finally {
+      process.off('SIGINT', onSigint);
+    }
+  };
+
+  let model: tf.LayersModel;
   let result: FitResult;
-  try {
-    bar.startEpoch();
-    result = await fit(model, { train, validation }, preprocessor, units, {
-      epochs: spec.epochs,
-      batchSize: spec.batchSize,
-      optimizer: spec.optimizer,
-      learningRate: spec.learningRate,
-      patience: spec.patience,
-      lrPatience: spec.lrPatience,
-      lrFactor: spec.lrFactor,
-      minLearningRate: spec.minLearningRate,
-      seed: spec.seed,
-      augmentation: augments(spec.augmentation) ? spec.augmentation : undefined,
-    }, {
-      onBatch: (epoch, done, total, loss, acc) => bar.batch(epoch, done, total, loss, acc),
-      onEpoch: (r, improved) => {
-        bar.endEpoch(`epoch ${r.epoch}/${spec.epochs} loss ${r.loss.toFixed(4)} acc ${(r.accuracy * 100).toFixed(1)}% | val_loss ${r.valLoss.toFixed(4)} val_acc ${(r.valAccuracy * 100).toFixed(1)}% | lr ${r.learningRate.toPrecision(2)} | ${formatSeconds(r.seconds)}, ${r.samplesPerSecond.toFixed(0)} samples/s${improved ? ' | best so far' : ''}`);
-        bar.startEpoch();
-      },
-      shouldStop: () => interrupts > 0,
-    });
-  } finally {
-    process.off('SIGINT', onSigint);
+  let transfer: TransferOutcome | undefined;
+  if (base && spec.transfer) {
+    log(`transfer learning from ${base.dir} (${base.conventions === 'teachable-machine' ? 'Teachable Machine export' : 'model package'}), frozen up to layer '${base.layer}'${base.defaultCut ? ' (the default cut)' : ''}${base.pooled ? ', average-pooled' : ''}: ${base.embeddingSize}-value embeddings; head dense ${spec.transfer.headUnits} + dropout + ${outputs}; input ${contract.width}x${contract.height}x${contract.channels} as the base wants; TF.js backend ${backendName}; ${fitting}`);
+    transfer = await trainTransfer(base, { train, validation }, preprocessor, { ...spec, transfer: spec.transfer }, units, runPhase, log);
+    model = transfer.model;
+    result = transfer.result;
+  } else {
+    model = buildArchitecture(spec.architecture, { height: spec.height, width: spec.width, channels: contract.channels, classes: units, seed: spec.seed, alpha: spec.alpha });
+    log(`model ${spec.architecture}: ${model.countParams().toLocaleString('en')} weights, input ${spec.width}x${spec.height}x${contract.channels}, ${outputs}; TF.js backend ${backendName}; ${fitting}`);
+    const scratch = model;
+    result = await runPhase('', spec.epochs, (hooks) =>
+      fit(scratch, { train, validation }, preprocessor, units, {
+        epochs: spec.epochs,
+        batchSize: spec.batchSize,
+        optimizer: spec.optimizer,
+        learningRate: spec.learningRate,
+        patience: spec.patience,
+        lrPatience: spec.lrPatience,
+        lrFactor: spec.lrFactor,
+        minLearningRate: spec.minLearningRate,
+        seed: spec.seed,
+        augmentation: augments(spec.augmentation) ? spec.augmentation : undefined,
+      }, hooks),
+    );
   }
   if (result.history.length === 0) throw new DatasetError('training stopped before the first epoch ended: nothing to keep');
   if (result.stoppedEarly) log(`early stop: no better validation loss for ${spec.patience} epochs`);
@@ -109,18 +139,20 @@ export async function runTraining(spec: TrainingSpec, log: (line: string) => voi
   log(formatMetrics(metrics));
 
   const packageDir = path.resolve(spec.out);
-  await exportPackage(model, packageDir, { spec, contract, files, sets: { train, validation }, result, metrics, predicted, confidence });
-  model.dispose();
+  const transferRecord = base && spec.transfer && transfer ? transferRecordOf(base, spec, transfer) : undefined;
+  await exportPackage(model, packageDir, { spec, contract, files, sets: { train, validation }, result, metrics, predicted, confidence, transfer: transferRecord });
+  if (transfer) transfer.dispose();
+  else model.dispose();
   const misclassified: Misclassified[] = [];
   for (let i = 0; i < predicted.length && misclassified.length < 64; i++) {
     if (predicted[i] === validation.labels[i]) continue;
-    misclassified.push({ pixels: validation.pixels[i], width: spec.width, height: spec.height, channels: contract.channels, colorOrder: 'rgb', file: path.relative(spec.data, validation.files[i]), truth: files.classes[validation.labels[i]], predicted: files.classes[predicted[i]], confidence: confidence[i] });
+    misclassified.push({ pixels: validation.pixels[i], width: contract.width, height: contract.height, channels: contract.channels, colorOrder: 'rgb', file: path.relative(spec.data, validation.files[i]), truth: files.classes[validation.labels[i]], predicted: files.classes[predicted[i]], confidence: confidence[i] });
   }
   const reportFiles = writeReport(path.join(packageDir, 'report'), {
     title: `edgesight training report: ${path.basename(packageDir)}`,
     summary: [
       ['dataset', `${path.resolve(spec.data)} (${files.classes.length} classes, ${train.labels.length} train / ${validation.labels.length} validation images${skipped.length ? `, ${skipped.length} unreadable skipped` : ''})`],
-      ['model', `${spec.architecture}, input ${spec.width}x${spec.height} ${spec.color}, ${spec.classMode}`],
+      ['model', transferRecord ? `transfer-learned from ${transferRecord.base} (${transferRecord.baseConventions === 'teachable-machine' ? 'Teachable Machine export' : 'model package'}), cut at layer '${transferRecord.layer}', head dense ${transferRecord.headUnits}, ${transferRecord.fineTune ? `fine-tuned the last ${transferRecord.fineTune.layers} layers for ${transferRecord.fineTune.epochs} epochs (${transferRecord.fineTune.kept ? 'kept' : 'not kept: no better validation loss'})` : 'base frozen (no fine-tuning)'}; input ${contract.width}x${contract.height}, ${spec.classMode}` : `${spec.architecture}, input ${spec.width}x${spec.height} ${spec.color}, ${spec.classMode}`],
       ['training', `${spec.optimizer} lr ${spec.learningRate}, batch ${spec.batchSize}, ${result.history.length} of ${spec.epochs} epochs${result.stoppedEarly ? ' (early stop)' : ''}${result.interrupted ? ' (interrupted)' : ''}, kept epoch ${result.bestEpoch}`],
       ['augmentation', augments(spec.augmentation) ? JSON.stringify(spec.augmentation) : 'none'],
       ['created', new Date().toISOString()],
@@ -146,9 +178,44 @@ interface TrainingRecord {
   /** Per validation image: the class the kept model predicts, and its probability. */
   predicted: Int32Array;
   confidence: Float32Array;
+  transfer?: TransferRecord;
 }
 
-async function exportPackage(model: tf.LayersModel, dir: string, { spec, contract, files, sets, result, metrics, predicted, confidence }: TrainingRecord): Promise<void> {
+/** The metadata's record of a transfer-learned model: from what, cut where, tuned how. */
+interface TransferRecord {
+  base: string;
+  baseName: string;
+  baseConventions: 'edgesight' | 'teachable-machine';
+  layer: string;
+  defaultCut: boolean;
+  pooled: boolean;
+  embeddingSize: number;
+  headUnits: number;
+  augmentViews: number;
+  embedSeconds: number;
+  headEpochs: number;
+  fineTune?: { layers: number; trainableLayers: string[]; epochs: number; learningRate: number; kept: boolean };
+}
+
+function transferRecordOf(base: BaseModel, spec: TrainingSpec, outcome: TransferOutcome): TransferRecord {
+  const t = spec.transfer!;
+  return {
+    base: base.dir,
+    baseName: base.name,
+    baseConventions: base.conventions,
+    layer: base.layer,
+    defaultCut: base.defaultCut,
+    pooled: base.pooled,
+    embeddingSize: base.embeddingSize,
+    headUnits: t.headUnits,
+    augmentViews: augments(spec.augmentation) ? t.augmentViews : 1,
+    embedSeconds: outcome.embedSeconds,
+    headEpochs: outcome.result.history.length - (outcome.fineTune?.epochs ?? 0),
+    fineTune: outcome.fineTune ? { layers: t.fineTuneLayers, trainableLayers: outcome.fineTune.layers, epochs: outcome.fineTune.epochs, learningRate: t.fineTuneLearningRate, kept: outcome.fineTune.kept } : undefined,
+  };
+}
+
+async function exportPackage(model: tf.LayersModel, dir: string, { spec, contract, files, sets, result, metrics, predicted, confidence, transfer }: TrainingRecord): Promise<void> {
   fs.mkdirSync(dir, { recursive: true });
   await model.save(directorySaveHandler(dir));
   // Up to two validation images per class that the model gets right with confidence: the
@@ -173,8 +240,10 @@ async function exportPackage(model: tf.LayersModel, dir: string, { spec, contrac
     outputActivation: spec.classMode === 'binary' ? 'sigmoid' : 'softmax',
     training: {
       command: 'edgesight train',
-      architecture: spec.architecture,
-      options: { ...spec, data: path.resolve(spec.data), out: dir },
+      architecture: transfer ? 'transfer' : spec.architecture,
+      transfer,
+      // With a base, the input options were not used: record what the base decided instead.
+      options: { ...spec, ...(transfer ? { width: contract.width, height: contract.height, color: contract.channels === 1 ? 'grayscale' : 'rgb', resizeMode: contract.resizeMode, architecture: 'transfer' } : {}), data: path.resolve(spec.data), out: dir },
       dataset: {
         root: path.resolve(spec.data),
         layout: files.layout,

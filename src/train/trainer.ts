@@ -2,7 +2,8 @@ import * as tf from '@tensorflow/tfjs';
 import { seededRandom } from '../util/random';
 import type { Preprocessor } from '../vision/preprocess';
 import type { AugmentOptions } from './augment';
-import { fillBatch, type ImageSet } from './images';
+import { imageExamples, type Examples } from './examples';
+import type { ImageSet } from './images';
 
 export const OPTIMIZERS = ['adam', 'rmsprop', 'sgd'] as const;
 export type OptimizerName = (typeof OPTIMIZERS)[number];
@@ -56,11 +57,19 @@ export interface FitResult {
  * `units` is the output layer's size: 1 for one sigmoid unit (binary), else one-hot targets.
  */
 export async function fit(model: tf.LayersModel, data: { train: ImageSet; validation: ImageSet }, preprocessor: Preprocessor, units: number, options: FitOptions, hooks: FitHooks = {}): Promise<FitResult> {
+  return fitExamples(model, { train: imageExamples(data.train, preprocessor, options.augmentation), validation: imageExamples(data.validation, preprocessor) }, units, options, hooks);
+}
+
+/**
+ * `fit` over any examples: decoded images, or cached embeddings when a head is trained on a
+ * frozen base (transfer.ts). `options.augmentation` is ignored here: the training examples
+ * carry their own.
+ */
+export async function fitExamples(model: tf.LayersModel, data: { train: Examples; validation: Examples }, units: number, options: FitOptions, hooks: FitHooks = {}): Promise<FitResult> {
   const optimizer = makeOptimizer(options.optimizer, options.learningRate);
   model.compile({ optimizer, loss: units === 1 ? 'binaryCrossentropy' : 'categoricalCrossentropy', metrics: ['accuracy'] });
   const random = seededRandom(options.seed);
-  const per = preprocessor.elements;
-  const { height, width, channels } = preprocessor.contract;
+  const per = data.train.elements;
   const xs = new Float32Array(options.batchSize * per);
   const ys = new Float32Array(options.batchSize * units);
   const order = Int32Array.from(data.train.labels, (_, i) => i);
@@ -82,8 +91,8 @@ export async function fit(model: tf.LayersModel, data: { train: ImageSet; valida
     for (let b = 0; b < batches; b++) {
       const start = b * options.batchSize;
       const count = Math.min(options.batchSize, order.length - start);
-      fillBatch(data.train, order, start, count, preprocessor, { units }, xs, ys, options.augmentation ? { options: options.augmentation, random } : undefined);
-      const x = tf.tensor4d(xs.subarray(0, count * per), [count, height, width, channels]);
+      data.train.fill(order, start, count, units, xs, ys, random);
+      const x = tf.tensor(xs.subarray(0, count * per), [count, ...data.train.shape]);
       const y = tf.tensor2d(ys.subarray(0, count * units), [count, units]);
       const [loss, accuracy] = (await model.trainOnBatch(x, y)) as number[];
       tf.dispose([x, y]);
@@ -101,7 +110,7 @@ export async function fit(model: tf.LayersModel, data: { train: ImageSet; valida
     }
     if (interrupted && seen < order.length) break; // a half epoch is not a result
     const seconds = (performance.now() - started) / 1000;
-    const val = evaluateSet(model, data.validation, preprocessor, units, options.batchSize);
+    const val = evaluateExamples(model, data.validation, units, options.batchSize);
     const record: EpochRecord = { epoch, loss: lossSum / seen, accuracy: correctSum / seen, valLoss: val.loss, valAccuracy: val.accuracy, learningRate, seconds, samplesPerSecond: seen / seconds };
     history.push(record);
     const improved = !best || record.valLoss < best.loss - 1e-4;
@@ -129,12 +138,18 @@ export async function fit(model: tf.LayersModel, data: { train: ImageSet; valida
     model.setWeights(best.weights);
     best.weights.forEach((w) => w.dispose());
   }
+  // The optimizer was made here (compile does not own an instance): free its moment estimates.
+  optimizer.dispose();
   return { history, bestEpoch: best?.epoch ?? 0, stoppedEarly, interrupted };
 }
 
 /** Loss and accuracy over a whole set, in batches (nothing augmented). */
 export function evaluateSet(model: tf.LayersModel, set: ImageSet, preprocessor: Preprocessor, units: number, batchSize: number): { loss: number; accuracy: number } {
-  const probabilities = predictSet(model, set, preprocessor, batchSize);
+  return evaluateExamples(model, imageExamples(set, preprocessor), units, batchSize);
+}
+
+export function evaluateExamples(model: tf.LayersModel, set: Examples, units: number, batchSize: number): { loss: number; accuracy: number } {
+  const probabilities = predictExamples(model, set, batchSize);
   const { predicted } = topClasses(probabilities, units);
   let loss = 0;
   let correct = 0;
@@ -171,17 +186,20 @@ export function topClasses(probabilities: Float32Array, units: number): { predic
 
 /** The model's outputs for every image of a set, row after row. */
 export function predictSet(model: tf.LayersModel, set: ImageSet, preprocessor: Preprocessor, batchSize: number): Float32Array {
+  return predictExamples(model, imageExamples(set, preprocessor), batchSize);
+}
+
+export function predictExamples(model: tf.LayersModel, set: Examples, batchSize: number): Float32Array {
   const units = (model.outputs[0].shape[1] as number) ?? 1;
-  const per = preprocessor.elements;
-  const { height, width, channels } = preprocessor.contract;
+  const per = set.elements;
   const xs = new Float32Array(batchSize * per);
   const ys = new Float32Array(batchSize * units);
   const order = Int32Array.from(set.labels, (_, i) => i);
   const out = new Float32Array(set.labels.length * units);
   for (let start = 0; start < order.length; start += batchSize) {
     const count = Math.min(batchSize, order.length - start);
-    fillBatch(set, order, start, count, preprocessor, { units }, xs, ys);
-    const y = tf.tidy(() => model.predict(tf.tensor4d(xs.subarray(0, count * per), [count, height, width, channels])) as tf.Tensor);
+    set.fill(order, start, count, units, xs, ys);
+    const y = tf.tidy(() => model.predict(tf.tensor(xs.subarray(0, count * per), [count, ...set.shape])) as tf.Tensor);
     out.set(y.dataSync(), start * units);
     y.dispose();
   }
