@@ -36,6 +36,8 @@ export class ProcessFrameSource implements FrameSource {
   private ended = false;
   private closed = false;
   private opened = false;
+  /** Rejects an open still running (close() during a slow open). */
+  private abortOpen: (() => void) | undefined;
 
   constructor(private readonly options: OpenCvSourceOptions) {
     this.kind = options.kind;
@@ -63,6 +65,7 @@ export class ProcessFrameSource implements FrameSource {
         }
         this.settle((p) => p.reject(this.failure!));
       };
+      this.abortOpen = () => fail(new SourceError(`${this.description} was closed while opening`));
       child.on('message', (message: FromCapture) => {
         switch (message.type) {
           case 'opened':
@@ -118,7 +121,10 @@ export class ProcessFrameSource implements FrameSource {
     this.settle((p) => p.reject(new SourceError(`${this.description} was closed`)));
     const child = this.child;
     if (!child) return;
-    if (!this.opened) return void child.kill('SIGKILL');
+    if (!this.opened) {
+      this.abortOpen?.();
+      return void child.kill('SIGKILL');
+    }
     const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
     this.send({ type: 'close' });
     let timer: NodeJS.Timeout | undefined;
