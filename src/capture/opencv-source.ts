@@ -20,6 +20,12 @@ export interface OpenCvSourceOptions {
   loop?: boolean;
   /** Files: deliver at the file's own fps (true) or as fast as they are read (false). */
   realtime?: boolean;
+  /**
+   * Decode on the calling thread instead of the libuv pool. The capture worker sets it: the
+   * worker's own thread is there to read, and the pool stays free for the pipeline's resize
+   * and JPEG encode.
+   */
+  syncReads?: boolean;
 }
 
 /**
@@ -55,7 +61,7 @@ export class OpenCvSource implements FrameSource {
     }
     if (kind === 'camera' && this.options.camera) configureCamera(capture, this.options.camera);
     // Some devices open but never deliver (V4L2 metadata nodes, a busy camera): read one frame.
-    const first = await capture.readAsync().catch(() => undefined);
+    const first = await this.decode(capture).catch(() => undefined);
     if (!first || first.empty) {
       capture.release();
       throw new SourceError(`cannot read from ${this.description} (tried OpenCV ${apiName(api)}${kind === 'file' ? '; is it a video file OpenCV can decode?' : ''})`);
@@ -81,7 +87,7 @@ export class OpenCvSource implements FrameSource {
       this.firstFrame = undefined;
       return { mat };
     }
-    const mat = await capture.readAsync();
+    const mat = await this.decode(capture);
     if (mat.empty && this.kind === 'file' && this.options.loop !== false) {
       // Loop by reopening the path rather than seeking: a file replaced or removed meanwhile
       // is noticed (and seeking is inexact for some codecs). open() reads the first frame.
@@ -95,6 +101,10 @@ export class OpenCvSource implements FrameSource {
       throw new SourceError(`${this.description} stopped delivering frames`);
     }
     return { mat };
+  }
+
+  private async decode(capture: VideoCapture): Promise<import('@u4/opencv4nodejs').Mat> {
+    return this.options.syncReads ? capture.read() : capture.readAsync();
   }
 
   async close(): Promise<void> {

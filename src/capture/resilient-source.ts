@@ -13,6 +13,8 @@ export interface ResilienceOptions {
   stallMs: number;
   /** The first source could not be opened (capture.retryAtStart): start down, reconnecting, with this error. */
   startDown?: string;
+  /** The first source's open, still running when start-up went on: taken as the first reconnect attempt, without a wait. */
+  opening?: Promise<FrameSource>;
   /** First wait before reopening; doubles per failed attempt up to maxBackoffMs. */
   minBackoffMs?: number;
   maxBackoffMs?: number;
@@ -38,6 +40,9 @@ export class ResilientSource implements FrameSource {
   private closed = false;
   private wakeSleeper: (() => void) | undefined;
   private lastError = '';
+  private opening: Promise<FrameSource> | undefined;
+  /** The source a reconnect attempt is opening. */
+  private candidate: FrameSource | undefined;
   /** Reads still running, per source, so a stalled source is closed only after its read returns. */
   private readonly reads = new Map<FrameSource, Promise<CapturedImage | null>>();
   private readonly minBackoffMs: number;
@@ -54,6 +59,9 @@ export class ResilientSource implements FrameSource {
     this.minBackoffMs = options.minBackoffMs ?? 1000;
     this.maxBackoffMs = options.maxBackoffMs ?? 30_000;
     this.maxBadFrames = options.maxBadFrames ?? 30;
+    this.opening = options.opening;
+    // Settled here so that a failure is never unhandled; reconnect() reads the outcome.
+    this.opening?.catch(() => undefined);
   }
 
   get kind(): SourceKind {
@@ -115,6 +123,10 @@ export class ResilientSource implements FrameSource {
    */
   async close(): Promise<void> {
     this.closed = true;
+    // An open still running (at start-up, see `opening`, or a reconnect attempt) is abandoned:
+    // a source opening in its own process is killed rather than left to finish.
+    const opening = this.candidate ?? (this.opening ? this.first : undefined);
+    if (opening) void opening.close().catch(() => undefined);
     this.wakeSleeper?.();
     const source = this.current;
     this.current = undefined;
@@ -174,16 +186,21 @@ export class ResilientSource implements FrameSource {
       this.attempt++;
       const retryInMs = Math.min(this.maxBackoffMs, this.minBackoffMs * 2 ** (this.attempt - 1));
       this.lastProgressAt = Date.now();
-      this.events.emit('health', { state: 'reconnecting', description: this.description, attempt: this.attempt, retryInMs, error: this.lastError });
-      await this.sleep(retryInMs);
+      const opening = this.opening;
+      this.opening = undefined;
+      this.events.emit('health', { state: 'reconnecting', description: this.description, attempt: this.attempt, retryInMs: opening ? 0 : retryInMs, error: this.lastError });
+      if (!opening) await this.sleep(retryInMs);
       if (this.closed) break;
-      const candidate = this.rebuild();
+      const candidate = opening ? this.first : this.rebuild();
+      this.candidate = candidate;
       try {
-        await candidate.open();
+        await (opening ?? candidate.open());
       } catch (err) {
         this.lastError = errorMessage(err);
         await candidate.close().catch(() => undefined);
         continue;
+      } finally {
+        this.candidate = undefined;
       }
       if (this.closed) {
         await candidate.close();

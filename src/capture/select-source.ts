@@ -8,6 +8,7 @@ import type { FrameSource, SourceKind } from './frame-source';
 import { ImagesSource, isImageFile } from './images-source';
 import { OpenCvSource } from './opencv-source';
 import { ResilientSource } from './resilient-source';
+import { ProcessFrameSource } from './worker/process-source';
 import { WebcamSource } from './webcam-source';
 
 const KINDS: ReadonlyArray<SourceKind | 'auto'> = ['auto', 'camera', 'gstreamer', 'url', 'file', 'images', 'webcam', 'demo'];
@@ -48,6 +49,18 @@ export async function openSource(config: Config, log: Logger): Promise<FrameSour
  */
 export async function openResilientSource(config: Config, log: Logger): Promise<ResilientSource> {
   const options = { stallMs: config['capture.stallSeconds'] * 1000 };
+  const first = parseSourceSpec(config.source);
+  if (config['capture.retryAtStart'] && LIVE_KINDS.includes(first.kind)) {
+    // A live source may take up to 30 s to open or fail (an unreachable IP camera): start-up goes
+    // on after a short wait, and the open still running becomes the resilient source's first attempt.
+    const source = buildSource(first, config, log);
+    const opening = source.open().then(() => source);
+    const openedInTime = await Promise.race([opening.then(() => true), sleep(OPEN_WAIT_AT_START_MS).then(() => false)]).catch(() => false);
+    if (openedInTime) return new ResilientSource(source, () => buildSource(first, config, log), options);
+    const error = await Promise.race([opening.then(() => 'opened', errorMessage), sleep(0).then(() => `still opening after ${OPEN_WAIT_AT_START_MS / 1000} s`)]);
+    log.warn({ source: source.description, err: error }, `source ${source.description} does not open yet; retrying (capture.retryAtStart)`);
+    return new ResilientSource(source, () => buildSource(first, config, log), { ...options, startDown: error, opening });
+  }
   try {
     const { source, spec } = await openWithSpec(config, log);
     return new ResilientSource(source, () => buildSource(spec, config, log), options);
@@ -60,6 +73,13 @@ export async function openResilientSource(config: Config, log: Logger): Promise<
     log.warn({ source: notYet.description, err: errorMessage(err) }, `source ${notYet.description} does not open yet; retrying (capture.retryAtStart)`);
     return new ResilientSource(notYet, () => buildSource(spec, config, log), { ...options, startDown: errorMessage(err) });
   }
+}
+
+/** How long start-up waits for a live source with capture.retryAtStart before going on without it. */
+const OPEN_WAIT_AT_START_MS = 2000;
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
 }
 
 /** Sources that can appear later (devices, cameras on the network); files and folders cannot. */
@@ -101,17 +121,22 @@ export function buildSource(spec: SourceSpec, config: Config, log: Logger): Fram
     return value;
   };
   switch (spec.kind) {
+    // Live sources open and decode in their own process: opening one can block for up to 30 s
+    // (an unreachable IP camera) and a device can hang a read, which must not stop the main thread.
     case 'camera': {
       const target = spec.target ?? config['camera.device'] ?? '';
-      if (target) return new OpenCvSource({ kind: 'camera', target, camera });
+      if (target) return new ProcessFrameSource({ kind: 'camera', target, camera });
       const first = listCameras()[0];
       if (!first) throw new SourceError('source camera: no camera found (looked for /dev/v4l/by-id/* and /dev/video*)');
-      return new OpenCvSource({ kind: 'camera', target: first.path, camera });
+      return new ProcessFrameSource({ kind: 'camera', target: first.path, camera });
     }
     case 'gstreamer':
-      return new OpenCvSource({ kind: 'gstreamer', target: spec.target ?? need(config['gstreamer.pipeline'], 'gstreamer.pipeline', 'gstreamer') });
+      return new ProcessFrameSource({ kind: 'gstreamer', target: spec.target ?? need(config['gstreamer.pipeline'], 'gstreamer.pipeline', 'gstreamer') });
     case 'url':
-      return new OpenCvSource({ kind: 'url', target: spec.target ?? need(config['url.address'], 'url.address', 'url') });
+      return new ProcessFrameSource({ kind: 'url', target: spec.target ?? need(config['url.address'], 'url.address', 'url') });
+    // A file stays on the main thread: it opens in milliseconds and readAsync decodes on the
+    // libuv pool, while shipping its frames from a process costs ~10 ms each and would cap an
+    // unthrottled file near 60 frames/s.
     case 'file': {
       const file = spec.target ?? need(config['file.path'], 'file.path', 'file');
       if (!fs.existsSync(file)) throw new SourceError(`source file ${file} does not exist`);
