@@ -34,6 +34,7 @@ export async function main(argv: string[]): Promise<number> {
     return 0;
   }
   const p = m.preprocess;
+  const transfer = transferOf(report.training);
   const lines = [
     `model       ${report.name} (${report.version})`,
     `path        ${report.path}`,
@@ -46,7 +47,16 @@ export async function main(argv: string[]): Promise<number> {
     `conventions ${m.conventions === 'teachable-machine' ? 'Teachable Machine (fields absent from metadata.json take its defaults)' : 'edgesight'}`,
     `backend     ${backend.name}`,
     ...(report.defaults?.length ? [`defaults    ${report.defaults.join('; ')}`] : []),
+    ...(transfer ? [`trained     transfer-learned from ${transfer.base}${transfer.baseKind ? ` (${transfer.baseKind})` : ''}, cut at layer '${transfer.layer}'${transfer.fineTune ? `, last ${transfer.fineTune.layers} layers fine-tuned` : ''}`] : []),
   ];
   process.stdout.write(lines.join('\n') + '\n');
   return 0;
+}
+
+/** The trainer's record of a transfer-learned package (metadata.json's training.transfer), when there is one. */
+function transferOf(training: unknown): { base: string; baseKind?: string; layer: string; fineTune?: { layers: number; kept: boolean } } | undefined {
+  const t = (training as { transfer?: unknown } | undefined)?.transfer as Record<string, unknown> | undefined;
+  if (!t || typeof t.base !== 'string' || typeof t.layer !== 'string') return undefined;
+  const fineTune = t.fineTune as { layers: number; kept: boolean } | undefined;
+  return { base: t.base, baseKind: typeof t.baseKind === 'string' ? t.baseKind : undefined, layer: t.layer, fineTune: fineTune?.kept ? fineTune : undefined };
 }

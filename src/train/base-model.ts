@@ -8,6 +8,8 @@ export interface BaseModel {
   dir: string;
   name: string;
   conventions: 'edgesight' | 'teachable-machine';
+  /** What the base is, for the log and the report: "Keras HDF5 file (Keras 3.10.0)", "Teachable Machine export", ... */
+  kind: string;
   /** The base's own preprocessing contract: the trained package keeps it. */
   contract: PreprocessContract;
   /** The layer whose output is the embedding, and whether that was the default cut. */
@@ -34,8 +36,8 @@ interface LayerEntry {
 const HEAD_LAYERS = new Set(['Dense', 'Dropout', 'Activation', 'Softmax', 'AlphaDropout', 'GaussianDropout', 'GaussianNoise']);
 
 /**
- * Loads `dir` through the daemon's loader (a TF.js layers package or a Teachable Machine
- * export; Keras files once loadModelPackage reads them) and cuts it at `layerName`. The default
+ * Loads `dir` through the daemon's loader (a TF.js layers package, a Teachable Machine export
+ * or a Keras file) and cuts it at `layerName`. The default
  * cut is the input of the classification block at the model's end: walking the layers in order
  * (into nested models), the last layer that is not Dense, Dropout, Activation or Softmax. For a
  * Teachable Machine export that is its MobileNet's global average pooling (the 1280-value
@@ -46,7 +48,7 @@ export async function loadBase(dir: string, layerName?: string): Promise<BaseMod
   const loaded = await loadModelPackage(dir);
   if (loaded.format !== 'layers-model') {
     loaded.model.dispose();
-    throw new UsageError(`train: --base ${dir} is a TF.js graph model, which cannot be cut into a feature extractor; give a layers model (a TF.js layers package or a Teachable Machine export)`);
+    throw new UsageError(`train: --base ${dir} is a TF.js graph model, which cannot be cut into a feature extractor; give a layers model (a TF.js layers package, a Teachable Machine export or a Keras file)`);
   }
   const model = loaded.model as tf.LayersModel;
   try {
@@ -68,6 +70,7 @@ export async function loadBase(dir: string, layerName?: string): Promise<BaseMod
       dir: loaded.dir,
       name: loaded.metadata.name,
       conventions: loaded.metadata.conventions,
+      kind: baseKind(loaded.keras, loaded.metadata.conventions),
       contract: loaded.metadata.preprocess,
       layer: chosen.layer.name,
       defaultCut: layerName === undefined,
@@ -83,6 +86,11 @@ export async function loadBase(dir: string, layerName?: string): Promise<BaseMod
     model.dispose();
     throw err;
   }
+}
+
+function baseKind(keras: { format: string; kerasVersion: string } | undefined, conventions: string): string {
+  if (keras) return `${keras.format === 'keras-hdf5' ? 'Keras HDF5 file' : 'Keras file'} (Keras ${keras.kerasVersion})`;
+  return conventions === 'teachable-machine' ? 'Teachable Machine export' : 'TF.js layers package';
 }
 
 /** Every layer in order; a nested model is replaced by its own layers (its output is its last layer's). */

@@ -34,7 +34,7 @@ export interface TrainingSpec {
 }
 
 export interface TransferSpec {
-  /** A model package or Teachable Machine export whose layers up to `layer` extract features. */
+  /** A model package, Teachable Machine export or Keras file whose layers up to `layer` extract features. */
   base: string;
   /** The cut; undefined: the default rule of base-model.ts. */
   layer?: string;
@@ -146,7 +146,7 @@ export function trainingSpec(flags: Raw): TrainingSpec {
   if (!sizeMatch || Number(sizeMatch[1]) < 8 || Number(sizeMatch[2]) < 8 || Number(sizeMatch[1]) > 1024 || Number(sizeMatch[2]) > 1024) throw new UsageError(`train: --size must be WxH from 8x8 to 1024x1024, got '${size}'`);
   const rotation = num('rotation-range', 0, 0, 180);
   const base = raw.base === undefined ? undefined : String(raw.base);
-  if (base === '') throw new UsageError('train: --base needs a model directory (a TF.js layers package or a Teachable Machine export)');
+  if (base === '') throw new UsageError('train: --base needs a model (a TF.js layers package, a Teachable Machine export or a Keras file)');
   if (base !== undefined) {
     const clash = DECIDED_BY_BASE.find((k) => raw[k] !== undefined);
     if (clash) throw new UsageError(`train: --${clash} cannot be used with --base: the base model decides its input and network (its preprocessing contract is kept)`);

@@ -106,7 +106,7 @@ async function trainAndExport(spec: TrainingSpec, files: ReturnType<typeof findD
   let result: FitResult;
   let transfer: TransferOutcome | undefined;
   if (base && spec.transfer) {
-    log(`transfer learning from ${base.dir} (${base.conventions === 'teachable-machine' ? 'Teachable Machine export' : 'model package'}), frozen up to layer '${base.layer}'${base.defaultCut ? ' (the default cut)' : ''}${base.pooled ? ', average-pooled' : ''}: ${base.embeddingSize}-value embeddings; head dense ${spec.transfer.headUnits} + dropout + ${outputs}; input ${contract.width}x${contract.height}x${contract.channels} as the base wants; TF.js backend ${backendName}; ${fitting}`);
+    log(`transfer learning from ${base.dir} (${base.kind}), frozen up to layer '${base.layer}'${base.defaultCut ? ' (the default cut)' : ''}${base.pooled ? ', average-pooled' : ''}: ${base.embeddingSize}-value embeddings; head dense ${spec.transfer.headUnits} + dropout + ${outputs}; input ${contract.width}x${contract.height}x${contract.channels} as the base wants; TF.js backend ${backendName}; ${fitting}`);
     transfer = await trainTransfer(base, { train, validation }, preprocessor, { ...spec, transfer: spec.transfer }, units, runPhase, log);
     model = transfer.model;
     result = transfer.result;
@@ -152,7 +152,7 @@ async function trainAndExport(spec: TrainingSpec, files: ReturnType<typeof findD
     title: `edgesight training report: ${path.basename(packageDir)}`,
     summary: [
       ['dataset', `${path.resolve(spec.data)} (${files.classes.length} classes, ${train.labels.length} train / ${validation.labels.length} validation images${skipped.length ? `, ${skipped.length} unreadable skipped` : ''})`],
-      ['model', transferRecord ? `transfer-learned from ${transferRecord.base} (${transferRecord.baseConventions === 'teachable-machine' ? 'Teachable Machine export' : 'model package'}), cut at layer '${transferRecord.layer}', head dense ${transferRecord.headUnits}, ${transferRecord.fineTune ? `fine-tuned the last ${transferRecord.fineTune.layers} layers for ${transferRecord.fineTune.epochs} epochs (${transferRecord.fineTune.kept ? 'kept' : 'not kept: no better validation loss'})` : 'base frozen (no fine-tuning)'}; input ${contract.width}x${contract.height}, ${spec.classMode}` : `${spec.architecture}, input ${spec.width}x${spec.height} ${spec.color}, ${spec.classMode}`],
+      ['model', transferRecord ? `transfer-learned from ${transferRecord.base} (${transferRecord.baseKind}), cut at layer '${transferRecord.layer}', head dense ${transferRecord.headUnits}, ${transferRecord.fineTune ? `fine-tuned the last ${transferRecord.fineTune.layers} layers for ${transferRecord.fineTune.epochs} epochs (${transferRecord.fineTune.kept ? 'kept' : 'not kept: no better validation loss'})` : 'base frozen (no fine-tuning)'}; input ${contract.width}x${contract.height}, ${spec.classMode}` : `${spec.architecture}, input ${spec.width}x${spec.height} ${spec.color}, ${spec.classMode}`],
       ['training', `${spec.optimizer} lr ${spec.learningRate}, batch ${spec.batchSize}, ${result.history.length} of ${spec.epochs} epochs${result.stoppedEarly ? ' (early stop)' : ''}${result.interrupted ? ' (interrupted)' : ''}, kept epoch ${result.bestEpoch}`],
       ['augmentation', augments(spec.augmentation) ? JSON.stringify(spec.augmentation) : 'none'],
       ['created', new Date().toISOString()],
@@ -186,6 +186,8 @@ interface TransferRecord {
   base: string;
   baseName: string;
   baseConventions: 'edgesight' | 'teachable-machine';
+  /** "Keras HDF5 file (Keras 3.10.0)", "Teachable Machine export", "TF.js layers package". */
+  baseKind: string;
   layer: string;
   defaultCut: boolean;
   pooled: boolean;
@@ -203,6 +205,7 @@ function transferRecordOf(base: BaseModel, spec: TrainingSpec, outcome: Transfer
     base: base.dir,
     baseName: base.name,
     baseConventions: base.conventions,
+    baseKind: base.kind,
     layer: base.layer,
     defaultCut: base.defaultCut,
     pooled: base.pooled,
