@@ -99,7 +99,7 @@ export class DaemonController {
     pipeline.events.on('listenerError', ({ event, error }) => log.error({ event, err: errorMessage(error) }, 'an event listener failed'));
     this.forwardSourceHealth(source, pipeline);
 
-    const handoff = new ModelHandoff(store, { swap: (next) => this.swapModel(pipeline, next), servingDir: () => pipeline.classifier.loaded.dir }, modelLog, { backend: config['model.backend'] });
+    const handoff = new ModelHandoff(store, { swap: (next) => this.swapModel(pipeline, next), servingDir: () => pipeline.classifier.loaded.dir }, modelLog, { backend: config['model.backend'], threads: config['model.threads'] });
     this.handoff = handoff;
     const installModel = async (dir: string, origin: string) => {
       try {

@@ -1,7 +1,8 @@
 import * as path from 'node:path';
 import type { BackendPreference } from '../model/backend-preference';
 import { checkCandidateInChild, defaultCheckLimits, type CandidateCheckLimits } from '../model/candidate-check';
-import { Classifier } from '../model/classifier';
+import type { Classifier } from '../model/classifier';
+import { classifierFor } from '../model/open-model';
 import { loadModelPackage } from '../model/model-package';
 import { checkPackageShape, packageLayoutOf } from '../model/package-layout';
 import { errorMessage, ModelPackageError } from '../util/errors';
@@ -18,6 +19,8 @@ export interface HandoffTarget {
 export interface HandoffOptions {
   /** The TF.js backend the candidate is checked on: the daemon's own. */
   backend: BackendPreference;
+  /** OpenCV DNN's threads (model.threads) for a model served by OpenCV. */
+  threads?: number;
   /** Limits on the candidate's check process; by default from the package's weight bytes. */
   checkLimits?: (weightBytes: number) => CandidateCheckLimits;
 }
@@ -96,12 +99,10 @@ export class ModelHandoff {
     const { selfTested } = await checkCandidateInChild(dir, this.options.backend, limits);
     this.log.debug({ dir, selfTested, ms: Math.round(performance.now() - started) }, 'candidate passed its check in a separate process');
     const loaded = await loadModelPackage(dir);
-    const classifier = new Classifier(loaded);
+    // The engine is chosen (and a converted model checked against TF.js) as at start-up.
     try {
-      classifier.warmUp();
-      return classifier;
+      return await classifierFor(loaded, { preference: this.options.backend, threads: this.options.threads ?? 0 }, this.log);
     } catch (err) {
-      classifier.dispose();
       throw new ModelPackageError(path.join(loaded.dir, 'model.json'), `passed its check but failed to warm up here: ${errorMessage(err)}`);
     }
   }

@@ -22,9 +22,9 @@ function makePipeline(source: FrameSource, classifier: Classifier, overrides: Pa
 function countingBatches(classifier: Classifier): { counting: Classifier; batchSizes: number[] } {
   const counting = Object.create(classifier) as Classifier;
   const batchSizes: number[] = [];
-  counting.classifyBatch = (smalls, count) => {
+  counting.classifyBatchAsync = (smalls, count) => {
     batchSizes.push(count);
-    return classifier.classifyBatch(smalls, count);
+    return classifier.classifyBatchAsync(smalls, count);
   };
   return { counting, batchSizes };
 }
@@ -75,10 +75,10 @@ describe('Pipeline on a real clip with the default model', function () {
     await source.open();
     const slow = Object.create(classifier) as Classifier;
     // Inference is what is slow.
-    slow.classifyBatch = (smalls, count) => {
+    slow.classifyBatchAsync = (smalls, count) => {
       const until = performance.now() + 150; // a model ~10x slower than the 15 fps source
       while (performance.now() < until);
-      return classifier.classifyBatch(smalls, count);
+      return classifier.classifyBatchAsync(smalls, count);
     };
     const pipeline = makePipeline(source, slow);
     const latencies: number[] = [];
