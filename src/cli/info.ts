@@ -1,5 +1,6 @@
 import { resolveModelDir } from '../model/open-model';
 import { selectBackend } from '../model/backend';
+import { selectEngine } from '../model/engine/select-engine';
 import { loadModelPackage } from '../model/model-package';
 import { UsageError } from '../util/errors';
 import { backendOption, parseCommandArgs } from './options';
@@ -8,7 +9,10 @@ export async function main(argv: string[]): Promise<number> {
   const { values, positionals } = parseCommandArgs('info', argv, { json: { type: 'boolean' }, backend: { type: 'string' } } as const);
   if (positionals.length !== 1) throw new UsageError('info: give one model package directory or Keras file: edgesight info MODEL_DIR|FILE');
   const backend = await selectBackend(backendOption('info', values.backend));
+  const preference = backendOption('info', values.backend);
   const loaded = await loadModelPackage(resolveModelDir(positionals[0]));
+  // The engine the daemon would pick with this --backend (auto: converted, checked and timed here).
+  const engine = (await selectEngine(loaded, { preference, threads: 0 })).summary;
   const m = loaded.metadata;
   const report = {
     path: loaded.dir,
@@ -25,6 +29,7 @@ export async function main(argv: string[]): Promise<number> {
     preprocess: m.preprocess,
     conventions: m.conventions,
     backend: backend.name,
+    engine,
     training: m.extra.training,
   };
   loaded.model.dispose();
@@ -45,6 +50,7 @@ export async function main(argv: string[]): Promise<number> {
     `preprocess  resize ${p.resizeMode}, ${p.channels === 1 ? 'grayscale' : p.colorOrder.toUpperCase()}, range [${p.range.join(', ')}], invert ${p.invert}, contrast ${p.contrast}${p.roi ? `, roi ${JSON.stringify(p.roi)}` : ''}`,
     `conventions ${m.conventions === 'teachable-machine' ? 'Teachable Machine (fields absent from metadata.json take its defaults)' : 'edgesight'}`,
     `backend     ${backend.name}`,
+    `engine      ${engine}`,
     ...(report.defaults?.length ? [`defaults    ${report.defaults.join('; ')}`] : []),
   ];
   process.stdout.write(lines.join('\n') + '\n');

@@ -78,7 +78,7 @@ export class DaemonController {
     this.classifier = classifier;
     this.backend = backend;
     const meta = classifier.loaded.metadata;
-    log.info({ backend: backend.name, model: classifier.loaded.dir, labels: meta.labels.length }, `model ${meta.name} ${meta.version} loaded on TF.js backend ${backend.name}`);
+    log.info({ backend: backend.name, engine: classifier.engineSummary, model: classifier.loaded.dir, labels: meta.labels.length }, `model ${meta.name} ${meta.version} loaded: engine ${classifier.engineSummary}, TF.js backend ${backend.name}`);
 
     const source = await openResilientSource(config, log.child({ component: 'capture' }));
     this.source = source;
