@@ -18,9 +18,9 @@ export async function main(argv: string[]): Promise<number> {
     path: loaded.dir,
     name: m.name,
     version: m.version,
-    format: loaded.keras ? `${loaded.keras.format} (Keras ${loaded.keras.kerasVersion})` : loaded.format,
-    layers: 'layers' in loaded.model ? loaded.model.layers.map((l) => ({ name: l.name, class: l.getClassName(), parameters: l.countParams() })) : undefined,
-    defaults: loaded.keras?.notes,
+    format: loaded.keras ? `${loaded.keras.format} (Keras ${loaded.keras.kerasVersion})` : loaded.onnx ? `onnx (${loaded.onnx.opset ? `opset ${loaded.onnx.opset}, ` : ''}${loaded.onnx.layout.toUpperCase()} input)` : loaded.format,
+    layers: loaded.model && 'layers' in loaded.model ? loaded.model.layers.map((l) => ({ name: l.name, class: l.getClassName(), parameters: l.countParams() })) : undefined,
+    defaults: loaded.keras?.notes ?? loaded.onnx?.notes,
     input: { height: loaded.inputShape[0], width: loaded.inputShape[1], channels: loaded.inputShape[2] },
     labels: m.labels,
     outputActivation: m.outputActivation,
@@ -32,7 +32,7 @@ export async function main(argv: string[]): Promise<number> {
     engine,
     training: m.extra.training,
   };
-  loaded.model.dispose();
+  loaded.model?.dispose();
   const layerLines = (report.layers ?? []).map((l) => `            ${l.name} (${l.class.replace(/^EdgesightKeras/, '')})${l.parameters ? `, ${l.parameters.toLocaleString('en-US')} parameters` : ''}`);
   if (values.json) {
     process.stdout.write(JSON.stringify(report, null, 2) + '\n');
@@ -42,7 +42,7 @@ export async function main(argv: string[]): Promise<number> {
   const lines = [
     `model       ${report.name} (${report.version})`,
     `path        ${report.path}`,
-    `format      ${report.format}, ${report.parameters.toLocaleString('en-US')} parameters, ${(report.weightBytes / 1024).toFixed(1)} KiB of weights`,
+    `format      ${report.format}, ${loaded.onnx ? '' : `${report.parameters.toLocaleString('en-US')} parameters, `}${(report.weightBytes / 1024).toFixed(1)} KiB${loaded.onnx ? '' : ' of weights'}`,
     `input       ${p.width}x${p.height}x${p.channels}`,
     ...(layerLines.length ? [`layers      ${layerLines.length}`, ...layerLines] : []),
     `labels      ${m.labels.length}: ${m.labels.map((l) => JSON.stringify(l)).join(', ')}`,

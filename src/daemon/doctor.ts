@@ -51,7 +51,7 @@ export async function gatherReport(config: Config, options: { checkModel?: boole
         const engine = (await selectEngine(loaded, { preference: config['model.backend'], threads: config['model.threads'] })).summary;
         report.model = { ok: true, path: loaded.dir, name: loaded.metadata.name, labels: loaded.metadata.labels.length, input: `${p.width}x${p.height}x${p.channels}`, engine };
       } finally {
-        loaded.model.dispose();
+        loaded.model?.dispose();
       }
     } catch (err) {
       report.model = { ok: false, path: config['model.path'], error: errorMessage(err) };

@@ -2,7 +2,7 @@ import type { Mat } from '../vision/cv';
 import { Preprocessor } from '../vision/preprocess';
 import type { InferenceEngine } from './engine/inference-engine';
 import { TfjsEngine } from './engine/tfjs-engine';
-import type { LoadedModel } from './model-package';
+import { tfjsModelOf, type LoadedModel } from './model-package';
 
 export interface Classification {
   /** One probability per label (index i = label i); reused between calls, copy to keep. */
@@ -48,7 +48,7 @@ export class Classifier {
   constructor(readonly loaded: LoadedModel, engine?: InferenceEngine, readonly engineSummary = 'tfjs') {
     this.labels = loaded.metadata.labels;
     this.preprocessor = new Preprocessor(loaded.metadata.preprocess);
-    this.engine = engine ?? new TfjsEngine(loaded.model, loaded.inputShape, loaded.outputUnits);
+    this.engine = engine ?? new TfjsEngine(tfjsModelOf(loaded), loaded.inputShape, loaded.outputUnits);
     this.reserve(1);
   }
 
@@ -138,7 +138,7 @@ export class Classifier {
 
   dispose(): void {
     this.engine.dispose();
-    this.loaded.model.dispose();
+    this.loaded.model?.dispose();
   }
 }
 

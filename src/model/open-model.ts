@@ -47,6 +47,7 @@ async function openPackage(dir: string, engine: EngineOptions, log: Logger): Pro
   const loaded = await loadModelPackage(dir);
   // A bare Keras file says nothing of labels or preprocessing: say which defaults were taken.
   if (loaded.keras) log.info({ model: loaded.dir, format: loaded.keras.format, keras: loaded.keras.kerasVersion }, `model: ${loaded.dir} (Keras ${loaded.keras.kerasVersion}): ${loaded.keras.notes.join('; ') || 'labels and preprocessing from beside the file'}`);
+  if (loaded.onnx) log.info({ model: loaded.dir, format: 'onnx' }, `model: ${loaded.dir} (ONNX, ${loaded.onnx.layout.toUpperCase()} input): ${loaded.onnx.notes.join('; ') || 'labels and preprocessing from beside the file'}`);
   return classifierFor(loaded, engine, log);
 }
 
@@ -60,7 +61,7 @@ export async function classifierFor(loaded: LoadedModel, engine: EngineOptions, 
     const selection = await selectEngine(loaded, engine, log);
     classifier = new Classifier(loaded, selection.engine, selection.summary);
   } catch (err) {
-    loaded.model.dispose();
+    loaded.model?.dispose();
     throw err;
   }
   try {

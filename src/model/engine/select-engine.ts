@@ -2,7 +2,8 @@ import type * as tf from '@tensorflow/tfjs';
 import { errorMessage } from '../../util/errors';
 import type { Logger } from '../../util/logger';
 import type { BackendPreference } from '../backend-preference';
-import type { LoadedModel } from '../model-package';
+import { tfjsModelOf, type LoadedModel } from '../model-package';
+import { ModelPackageError } from '../../util/errors';
 import { convertLayersModel, UnconvertibleError } from '../onnx/convert-layers';
 import type { EngineName, InferenceEngine } from './inference-engine';
 import { OpenCvEngine, readOnnxNet, setOpenCvThreads } from './opencv-engine';
@@ -30,7 +31,8 @@ export interface EngineOptions {
  * With `auto` both are timed on a probe and the faster serves.
  */
 export async function selectEngine(loaded: LoadedModel, options: EngineOptions, log?: Logger): Promise<EngineSelection> {
-  const tfjs = new TfjsEngine(loaded.model, loaded.inputShape, loaded.outputUnits);
+  if (loaded.onnx) return onnxFileEngine(loaded, options, log);
+  const tfjs = new TfjsEngine(tfjsModelOf(loaded), loaded.inputShape, loaded.outputUnits);
   if (options.preference !== 'opencv' && options.preference !== 'auto') return { engine: tfjs, summary: `tfjs (model.backend ${options.preference})` };
   const stay = (why: string): EngineSelection => {
     log?.info({ model: loaded.dir, engine: 'tfjs', reason: why }, `model: stays on TF.js: ${why}`);
@@ -71,4 +73,26 @@ export async function selectEngine(loaded: LoadedModel, options: EngineOptions, 
   const times = `opencv ${ms.opencv.toFixed(2)} ms (${threads}), tfjs ${ms.tfjs.toFixed(2)} ms per inference`;
   log?.info({ model: loaded.dir, engine: winner, opencvMs: ms.opencv, tfjsMs: ms.tfjs, maxDifference: difference }, `model: on ${winner === 'opencv' ? 'OpenCV DNN' : 'TF.js'}, the faster: ${times}; OpenCV within ${diff} of TF.js`);
   return { engine: winner === 'opencv' ? opencv : tfjs, summary: `${winner} (auto: ${times}; within ${diff})` };
+}
+
+/**
+ * A user's ONNX file runs on OpenCV DNN whatever model.backend says (TF.js cannot read it, so
+ * there is no reference to check it against). One run on a blank input checks that it loads,
+ * takes the input its graph declares and gives one output per label.
+ */
+async function onnxFileEngine(loaded: LoadedModel, options: EngineOptions, log?: Logger): Promise<EngineSelection> {
+  const onnx = loaded.onnx!;
+  if (onnx.layout !== 'nchw') throw new ModelPackageError(loaded.dir, `takes its input as NHWC [N, ${loaded.inputShape.join(', ')}]; only NCHW inputs ([N, C, H, W], what PyTorch exports) are supported so far`);
+  setOpenCvThreads(options.threads);
+  let engine: OpenCvEngine;
+  try {
+    engine = new OpenCvEngine(await readOnnxNet(onnx.bytes), loaded.inputShape, loaded.outputUnits);
+    await engine.runAsync(new Float32Array(loaded.inputShape[0] * loaded.inputShape[1] * loaded.inputShape[2]), 1);
+  } catch (err) {
+    throw new ModelPackageError(loaded.dir, `OpenCV DNN cannot run it: ${errorMessage(err)}`);
+  }
+  const threads = options.threads > 0 ? `${options.threads} thread${options.threads > 1 ? 's' : ''}` : 'default threads';
+  const note = ['opencv', 'auto'].includes(options.preference) ? '' : `; model.backend ${options.preference} is a TF.js backend, which cannot run ONNX`;
+  log?.info({ model: loaded.dir, engine: 'opencv' }, `model: ONNX file on OpenCV DNN (${threads})${note}`);
+  return { engine, summary: `opencv (ONNX file, ${threads}${note})` };
 }

@@ -44,8 +44,7 @@ export function convertLayersModel(model: tf.LayersModel): ConvertedModel {
   const counter = { layers: 0 };
   const [out] = convertContainer(g, model, [{ name: inputName, shape: input.shape }], counter);
   if (out.shape.length !== 2) throw new UnconvertibleError(`output has rank ${out.shape.length}; (batch, classes) is supported`);
-  const output = g.node('Identity', [out.name], {}, 'output');
-  const onnx = g.encode({ name: inputName, dims: [-1, c, h, w] }, { name: output, dims: [-1, out.shape[1] as number] });
+  const onnx = g.encode({ name: inputName, dims: [-1, c, h, w] }, { name: out.name, dims: [-1, out.shape[1] as number] });
   return { onnx, layout: 'nchw', layers: counter.layers };
 }
 

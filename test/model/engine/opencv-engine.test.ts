@@ -65,7 +65,7 @@ describe('OpenCV DNN engine: converted models against TF.js', function () {
       const loaded = await loadModelPackage(c.dir);
       const { log, lines } = recordingLogger();
       const selection = await selectEngine(loaded, { preference: 'opencv', threads: 1 }, log);
-      const reference = new TfjsEngine(loaded.model, loaded.inputShape, loaded.outputUnits);
+      const reference = new TfjsEngine(loaded.model!, loaded.inputShape, loaded.outputUnits);
       const classifier = new Classifier(loaded, selection.engine, selection.summary);
       try {
         assert.equal(selection.engine.name, 'opencv', `stayed on TF.js: ${selection.summary}`);
@@ -135,7 +135,7 @@ describe('OpenCV DNN engine: converted models against TF.js', function () {
       assert.equal(selection.engine.name, faster);
       assert.match(selection.summary, /opencv [\d.]+ ms .* tfjs [\d.]+ ms/);
     } finally {
-      loaded.model.dispose();
+      loaded.model!.dispose();
     }
   });
 
@@ -143,13 +143,13 @@ describe('OpenCV DNN engine: converted models against TF.js', function () {
     const loaded = await loadModelPackage(defaultModelDir);
     const selection = await selectEngine(loaded, { preference: 'wasm', threads: 1 }, undefined);
     assert.equal(selection.engine.name, 'tfjs');
-    loaded.model.dispose();
+    loaded.model!.dispose();
   });
 
   it('the probe check catches a converted model whose outputs are off by more than 1e-4', async () => {
     const loaded = await loadModelPackage(defaultModelDir);
     const selection = await selectEngine(loaded, { preference: 'opencv', threads: 1 }, undefined);
-    const reference = new TfjsEngine(loaded.model, loaded.inputShape, loaded.outputUnits);
+    const reference = new TfjsEngine(loaded.model!, loaded.inputShape, loaded.outputUnits);
     // Fault injected: the real OpenCV engine with one output nudged by 2e-4.
     const off: InferenceEngine = {
       ...selection.engine,
@@ -167,7 +167,7 @@ describe('OpenCV DNN engine: converted models against TF.js', function () {
     assert.ok((await maxOutputDifference(reference, selection.engine, probes)) <= 1e-4);
     const d = await maxOutputDifference(reference, off, probes);
     assert.ok(d > 1e-4 && d < 3e-4, `difference ${d}`);
-    loaded.model.dispose();
+    loaded.model!.dispose();
   });
 });
 
