@@ -5,6 +5,7 @@ import type { BackendPreference } from '../backend-preference';
 import { tfjsModelOf, type LoadedModel } from '../model-package';
 import { ModelPackageError } from '../../util/errors';
 import { convertLayersModel, UnconvertibleError } from '../onnx/convert-layers';
+import { transposeInput } from '../onnx/transpose-input';
 import type { EngineName, InferenceEngine } from './inference-engine';
 import { OpenCvEngine, readOnnxNet, setOpenCvThreads } from './opencv-engine';
 import { MAX_OUTPUT_DIFFERENCE, maxOutputDifference, probeInputs, timeEngine } from './probe-check';
@@ -82,12 +83,14 @@ export async function selectEngine(loaded: LoadedModel, options: EngineOptions, 
  */
 async function onnxFileEngine(loaded: LoadedModel, options: EngineOptions, log?: Logger): Promise<EngineSelection> {
   const onnx = loaded.onnx!;
-  if (onnx.layout !== 'nchw') throw new ModelPackageError(loaded.dir, `takes its input as NHWC [N, ${loaded.inputShape.join(', ')}]; only NCHW inputs ([N, C, H, W], what PyTorch exports) are supported so far`);
+  const [h, w, c] = loaded.inputShape;
   setOpenCvThreads(options.threads);
   let engine: OpenCvEngine;
   try {
-    engine = new OpenCvEngine(await readOnnxNet(onnx.bytes), loaded.inputShape, loaded.outputUnits);
-    await engine.runAsync(new Float32Array(loaded.inputShape[0] * loaded.inputShape[1] * loaded.inputShape[2]), 1);
+    // The engine feeds NCHW; an NHWC graph (tf2onnx) gets a Transpose in front of its input.
+    const bytes = onnx.layout === 'nchw' ? onnx.bytes : transposeInput(onnx.bytes, onnx.inputName, [0, 2, 3, 1], [-1, c, h, w]);
+    engine = new OpenCvEngine(await readOnnxNet(bytes), loaded.inputShape, loaded.outputUnits);
+    await engine.runAsync(new Float32Array(h * w * c), 1);
   } catch (err) {
     throw new ModelPackageError(loaded.dir, `OpenCV DNN cannot run it: ${errorMessage(err)}`);
   }

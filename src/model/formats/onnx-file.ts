@@ -10,6 +10,8 @@ export function isOnnxFileName(file: string): boolean {
 /** A user's ONNX file as edgesight serves it: its bytes and what its graph says of input and output. */
 export interface OnnxFile {
   bytes: Uint8Array;
+  /** The graph's image input. */
+  inputName: string;
   /** Height, width, channels. */
   inputShape: [number, number, number];
   /** Where the channels sit in the graph's input: NCHW (PyTorch) or NHWC (tf2onnx). */
@@ -68,7 +70,7 @@ export async function readOnnxFile(file: string): Promise<OnnxFile> {
   const outputUnits = out && out.length === 2 && out[1] > 0 ? out[1] : undefined;
   const opsetEntry = all(model, 8).map((o) => readFields(o)).find((o) => (text(o, 1) ?? '') === '');
   const opset = opsetEntry?.find((f) => f.field === 2 && f.wireType === 0)?.value as number | undefined;
-  return { bytes, inputShape, layout, outputUnits, outputActivation: lastActivation(graph, outputs[0]?.name), opset };
+  return { bytes, inputName: inputs[0].name, inputShape, layout, outputUnits, outputActivation: lastActivation(graph, outputs[0]?.name), opset };
 }
 
 /**

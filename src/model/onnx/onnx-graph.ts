@@ -84,7 +84,7 @@ function encodeTensor(t: Initializer): ProtoWriter {
 }
 
 /** ValueInfoProto with a tensor type; a dimension of -1 becomes the symbolic batch dimension 'N'. */
-function valueInfo(name: string, dims: number[]): ProtoWriter {
+export function valueInfo(name: string, dims: number[]): ProtoWriter {
   const shape = new ProtoWriter();
   for (const d of dims) shape.message(1, d < 0 ? new ProtoWriter().string(2, 'N') : new ProtoWriter().int(1, d));
   const tensorType = new ProtoWriter().int(1, FLOAT).message(2, shape);
