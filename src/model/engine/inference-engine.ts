@@ -10,7 +10,7 @@ export interface InferenceEngine {
   readonly name: EngineName;
   /** Output units per input. */
   readonly units: number;
-  /** Blocks the calling thread for the inference (predict, self-test, evaluate). */
+  /** Blocks the calling thread for the inference (predict, self-test, evaluate); not while a runAsync is in flight. */
   run(input: Float32Array, count: number): Float32Array;
   /**
    * The same without blocking the main thread where the runtime can (OpenCV DNN on the libuv

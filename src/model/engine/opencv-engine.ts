@@ -44,6 +44,8 @@ export class OpenCvEngine implements InferenceEngine {
   private readonly bytesPerImage: number;
   /** Settles when the previous runAsync has: a net holds one input at a time. */
   private tail: Promise<unknown> = Promise.resolve();
+  /** runAsync calls not yet settled: a synchronous run meanwhile would swap the net's input under them. */
+  private pending = 0;
 
   constructor(private readonly net: Net, private readonly input: readonly [number, number, number], readonly units: number) {
     const [h, w, c] = input;
@@ -53,6 +55,7 @@ export class OpenCvEngine implements InferenceEngine {
   }
 
   run(input: Float32Array, count: number): Float32Array {
+    if (this.pending > 0) throw new Error('OpenCV DNN: a synchronous run while an asynchronous one is in flight on the same network');
     const images = this.views(input, count);
     let blob: Mat | undefined;
     let out: Mat | undefined;
@@ -69,7 +72,8 @@ export class OpenCvEngine implements InferenceEngine {
   }
 
   runAsync(input: Float32Array, count: number): Promise<Float32Array> {
-    const run = this.tail.then(() => this.runOnPool(input, count));
+    this.pending++;
+    const run = this.tail.then(() => this.runOnPool(input, count)).finally(() => this.pending--);
     this.tail = run.catch(() => undefined);
     return run;
   }
