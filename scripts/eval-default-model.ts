@@ -20,11 +20,11 @@ async function main(): Promise<void> {
   const backend = await selectBackend('auto');
   const loaded = await loadModelPackage(resolveModelDir(values.model!));
   const preprocessor = new Preprocessor(loaded.metadata.preprocess);
-  const result = evaluateDigits((x) => loaded.model.predict(x) as tf.Tensor, preprocessor, loadMnistSplit().validation, { paperSamples: Number(values.paper), seed: 2024 });
+  const result = evaluateDigits((x) => loaded.model!.predict(x) as tf.Tensor, preprocessor, loadMnistSplit().validation, { paperSamples: Number(values.paper), seed: 2024 });
   console.log(`model ${loaded.dir} on ${backend.name}`);
   console.log(`MNIST validation (light on dark, 28x28): ${(result.mnistAccuracy * 100).toFixed(2)}% of ${result.mnistTotal}`);
   console.log(`paper scenes (dark on light, 640x480 JPEG): ${(result.paperAccuracy * 100).toFixed(2)}% of ${result.paperTotal}`);
-  const pen = evaluateDigits((x) => loaded.model.predict(x) as tf.Tensor, preprocessor, loadMnistSplit().validation, { paperSamples: Number(values.paper), seed: 2025, penStrokes: true });
+  const pen = evaluateDigits((x) => loaded.model!.predict(x) as tf.Tensor, preprocessor, loadMnistSplit().validation, { paperSamples: Number(values.paper), seed: 2025, penStrokes: true });
   console.log(`paper scenes, digits redrawn as thin pen lines: ${(pen.paperAccuracy * 100).toFixed(2)}% of ${pen.paperTotal}`);
 }
 

@@ -20,6 +20,7 @@ export async function main(argv: string[]): Promise<number> {
   if (positionals.length !== 1 || !values.out) throw new UsageError('import: edgesight import KERAS_FILE --out DIR [--labels a,b,...] [--range 0,1] [--invert true|false|auto] [--resize-mode stretch|center-crop] [--color-order rgb|bgr]');
   await selectBackend(backendOption('import', values.backend));
   const loaded = await loadModelPackage(positionals[0]);
+  if (loaded.onnx) throw new UsageError(`import: ${positionals[0]} is an ONNX file, which TF.js cannot run: serve it as it is (--model FILE.onnx, on the opencv engine)`);
   if (!loaded.keras) throw new UsageError(`import: ${positionals[0]} is already a model package; give a .h5, .hdf5 or .keras file`);
   const out = path.resolve(values.out);
   if (fs.existsSync(out) && fs.readdirSync(out).length) throw new UsageError(`import: ${out} exists and is not empty`);
@@ -47,6 +48,6 @@ export async function main(argv: string[]): Promise<number> {
     process.stdout.write(`wrote ${out} (model.json, weights.bin, metadata.json) from ${loaded.dir}\n`);
     return 0;
   } finally {
-    loaded.model.dispose();
+    loaded.model?.dispose();
   }
 }

@@ -26,7 +26,7 @@ function usage(): string {
     ...lines,
     '',
     'Config options (run, predict, doctor, config): --config FILE, --set key=value (repeatable),',
-    '  --source S, --model DIR, --backend auto|tfjs-node|wasm|cpu, --threshold X, --top K,',
+    '  --source S, --model DIR, --backend auto|tfjs-node|wasm|cpu|opencv, --threshold X, --top K,',
     '  --smoothing none|average|vote, --log-level L, --host ADDR, --port N, --auth token|password|none.',
   '  Environment: EDGESIGHT_SECTION_KEY=value.',
   ].join('\n');

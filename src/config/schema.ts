@@ -44,7 +44,8 @@ export const configSchema = {
   'demo.seed': integerField(1, 0, 2 ** 31 - 1, 'Seed of the demo scene (which digits, how they move).'),
 
   'model.path': stringField('models/default', 'Model package directory (model.json + weights + metadata.json).'),
-  'model.backend': enumField('auto', BACKEND_PREFERENCES, 'TensorFlow.js backend; auto picks tfjs-node when installed, else wasm, else cpu.'),
+  'model.backend': enumField('auto', BACKEND_PREFERENCES, 'Inference backend: a TensorFlow.js backend (tfjs-node, wasm, cpu), or opencv (the model converted to ONNX and run by OpenCV DNN when it converts and matches TF.js within 1e-4 at load, else TF.js); auto takes tfjs-node when installed, else wasm, else cpu, and runs the model on whichever of that and OpenCV DNN is faster at load.'),
+  'model.threads': integerField(0, 0, 64, 'Threads of OpenCV DNN inference (OpenCV\'s own pool); 0: OpenCV\'s default, every core.'),
 
   'decision.topK': integerField(3, 1, 100, 'How many ranked labels are reported and drawn.'),
   'decision.threshold': numberField(0.5, 0, 1, 'Below this confidence the decision is "uncertain".'),

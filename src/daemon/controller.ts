@@ -81,7 +81,7 @@ export class DaemonController {
     this.classifier = classifier;
     this.backend = backend;
     const meta = classifier.loaded.metadata;
-    log.info({ backend: backend.name, model: classifier.loaded.dir, labels: meta.labels.length }, `model ${meta.name} ${meta.version} loaded on TF.js backend ${backend.name}`);
+    log.info({ backend: backend.name, engine: classifier.engineSummary, model: classifier.loaded.dir, labels: meta.labels.length }, `model ${meta.name} ${meta.version} loaded: engine ${classifier.engineSummary}, TF.js backend ${backend.name}`);
 
     const source = await openResilientSource(config, log.child({ component: 'capture' }));
     this.source = source;
@@ -103,7 +103,7 @@ export class DaemonController {
     this.forwardSourceHealth(source, pipeline);
     const dataset = await this.openDataset(pipeline, source.description);
 
-    const handoff = new ModelHandoff(store, { swap: (next) => this.swapModel(pipeline, next), servingDir: () => pipeline.classifier.loaded.dir }, modelLog, { backend: config['model.backend'] });
+    const handoff = new ModelHandoff(store, { swap: (next) => this.swapModel(pipeline, next), servingDir: () => pipeline.classifier.loaded.dir }, modelLog, { backend: config['model.backend'], threads: config['model.threads'] });
     this.handoff = handoff;
     const installModel = async (dir: string, origin: string) => {
       try {

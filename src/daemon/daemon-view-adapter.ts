@@ -34,6 +34,7 @@ export function modelInfo(classifier: Classifier): ModelInfo {
     parameters: loaded.parameters,
     conventions: meta.conventions,
     preprocess: meta.preprocess,
+    engine: classifier.engineSummary,
     training: meta.extra,
   };
 }

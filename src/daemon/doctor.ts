@@ -2,6 +2,7 @@ import * as fs from 'node:fs';
 import type { Config } from '../config/schema';
 import { listCameras, type CameraDevice } from '../capture/cameras';
 import { currentBackend, selectBackend } from '../model/backend';
+import { selectEngine } from '../model/engine/select-engine';
 import { loadModelPackage } from '../model/model-package';
 import { resolveModelDir } from '../model/open-model';
 import { errorMessage } from '../util/errors';
@@ -12,7 +13,7 @@ export interface DoctorReport {
   opencv: { ok: boolean; version?: string; videoBackends?: Record<string, boolean>; error?: string };
   tfjs: { ok: boolean; backend?: string; version?: string; passedOver?: string[]; error?: string };
   cameras: CameraDevice[];
-  model: { ok: boolean; path?: string; name?: string; labels?: number; input?: string; error?: string };
+  model: { ok: boolean; path?: string; name?: string; labels?: number; input?: string; engine?: string; error?: string };
   source: string;
 }
 
@@ -45,8 +46,13 @@ export async function gatherReport(config: Config, options: { checkModel?: boole
     try {
       const loaded = await loadModelPackage(resolveModelDir(config['model.path']));
       const p = loaded.metadata.preprocess;
-      report.model = { ok: true, path: loaded.dir, name: loaded.metadata.name, labels: loaded.metadata.labels.length, input: `${p.width}x${p.height}x${p.channels}` };
-      loaded.model.dispose();
+      try {
+        // What model.backend gives this model: OpenCV DNN only when it converts and passes the check.
+        const engine = (await selectEngine(loaded, { preference: config['model.backend'], threads: config['model.threads'] })).summary;
+        report.model = { ok: true, path: loaded.dir, name: loaded.metadata.name, labels: loaded.metadata.labels.length, input: `${p.width}x${p.height}x${p.channels}`, engine };
+      } finally {
+        loaded.model?.dispose();
+      }
     } catch (err) {
       report.model = { ok: false, path: config['model.path'], error: errorMessage(err) };
     }
@@ -72,7 +78,7 @@ export function formatReport(r: DoctorReport): string {
     `opencv   ${mark(r.opencv.ok)} ${r.opencv.ok ? `${r.opencv.version} (video: ${backends})` : r.opencv.error}`,
     `tfjs     ${mark(r.tfjs.ok)} ${r.tfjs.ok ? `${r.tfjs.version}, backend ${r.tfjs.backend}${r.tfjs.passedOver?.length ? ` (passed over: ${r.tfjs.passedOver.join('; ')})` : ''}` : r.tfjs.error}`,
     `cameras  ${r.cameras.length ? 'ok  ' : 'none'} ${r.cameras.length ? r.cameras.map((c) => (c.path === c.node ? c.path : `${c.path} -> ${c.node}`)).join(', ') : 'no /dev/video* or /dev/v4l/by-id devices (source auto will use the demo scene)'}`,
-    r.model.ok || r.model.error ? `model    ${mark(r.model.ok)} ${r.model.ok ? `${r.model.name} at ${r.model.path} (${r.model.input}, ${r.model.labels} labels)` : r.model.error}` : '',
+    r.model.ok || r.model.error ? `model    ${mark(r.model.ok)} ${r.model.ok ? `${r.model.name} at ${r.model.path} (${r.model.input}, ${r.model.labels} labels), engine ${r.model.engine}` : r.model.error}` : '',
     `source   ${r.source}`,
   ];
   if (fs.existsSync('/sys/firmware/devicetree/base/model')) {

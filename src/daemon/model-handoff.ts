@@ -18,6 +18,8 @@ export interface HandoffTarget {
 export interface HandoffOptions {
   /** The TF.js backend the candidate is checked on: the daemon's own. */
   backend: BackendPreference;
+  /** OpenCV DNN's threads (model.threads) for a model served by OpenCV. */
+  threads?: number;
   /** Limits on the candidate's check process; by default from the package's weight bytes. */
   checkLimits?: (weightBytes: number) => CandidateCheckLimits;
 }
@@ -96,7 +98,8 @@ export class ModelHandoff {
     const { selfTested } = await checkCandidateInChild(dir, this.options.backend, limits);
     this.log.debug({ dir, selfTested, ms: Math.round(performance.now() - started) }, 'candidate passed its check in a separate process');
     try {
-      return await openPackage(dir, this.log);
+      // The engine is chosen (and a converted model checked against TF.js) as at start-up.
+      return await openPackage(dir, { preference: this.options.backend, threads: this.options.threads ?? 0 }, this.log);
     } catch (err) {
       throw err instanceof ModelPackageError ? err : new ModelPackageError(dir, `passed its check but failed to load here: ${errorMessage(err)}`);
     }

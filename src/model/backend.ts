@@ -14,16 +14,18 @@ export interface BackendChoice {
 let chosen: BackendChoice | undefined;
 
 /**
- * Picks the TensorFlow.js backend once per process: tfjs-node when it is installed (it is an
+ * Picks the TensorFlow.js backend once per process (the inference engine, TF.js or OpenCV DNN,
+ * is chosen per model in engine/select-engine.ts): tfjs-node when it is installed (it is an
  * optional dependency whose install needs a download), else WASM (shipped inside its npm
  * package), else the pure-JS cpu backend, which is 10-25x slower.
  */
 export async function selectBackend(preference: BackendPreference): Promise<BackendChoice> {
   if (chosen) {
-    if (preference === 'auto' || preferenceFor(chosen.name) === preference) return chosen;
+    if (preference === 'auto' || preference === 'opencv' || preferenceFor(chosen.name) === preference) return chosen;
     throw new Error(`backend already set to ${chosen.name}; a process uses one backend`);
   }
-  const order: BackendPreference[] = preference === 'auto' ? ['tfjs-node', 'wasm', 'cpu'] : [preference];
+  // OpenCV DNN still needs TF.js to load the model and check the conversion: the usual order.
+  const order: BackendPreference[] = preference === 'auto' || preference === 'opencv' ? ['tfjs-node', 'wasm', 'cpu'] : [preference];
   const skipped: string[] = [];
   for (const candidate of order) {
     try {

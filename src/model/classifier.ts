@@ -1,7 +1,8 @@
-import * as tf from '@tensorflow/tfjs';
 import type { Mat } from '../vision/cv';
 import { Preprocessor } from '../vision/preprocess';
-import type { LoadedModel } from './model-package';
+import type { InferenceEngine } from './engine/inference-engine';
+import { TfjsEngine } from './engine/tfjs-engine';
+import { tfjsModelOf, type LoadedModel } from './model-package';
 
 export interface Classification {
   /** One probability per label (index i = label i); reused between calls, copy to keep. */
@@ -22,9 +23,9 @@ export interface BatchClassification {
 }
 
 /**
- * Classifies frames with a loaded model package. Preprocessing, tensor creation and reading
- * the output reuse buffers sized once per model, and every tensor is released within the call
- * (tf.memory().numTensors is the same before and after).
+ * Classifies frames with a loaded model package on an inference engine (TF.js, or OpenCV DNN
+ * running the model converted to ONNX). Preprocessing and reading the output reuse buffers
+ * sized once per model, and every tensor or Mat is released within the call.
  */
 export class Classifier {
   readonly labels: readonly string[];
@@ -34,16 +35,20 @@ export class Classifier {
   /** Input values of a batch end to end, and a view of each position (made once, not per frame). */
   private batchInput = new Float32Array(0);
   private batchViews: Float32Array[] = [];
-  private readonly inputShape: [number, number, number, number];
   private readonly batchResult: BatchClassification = { scores: this.scores, count: 0, valuesMs: 0, inferMs: 0 };
   /** classify()'s batch of one, reused. */
   private readonly one: Mat[] = [];
 
-  constructor(readonly loaded: LoadedModel) {
+  readonly engine: InferenceEngine;
+
+  /**
+   * @param engine what runs the model (TF.js on the loaded model when not given).
+   * @param engineSummary which engine and why, for info, doctor, /api/status and the log.
+   */
+  constructor(readonly loaded: LoadedModel, engine?: InferenceEngine, readonly engineSummary = 'tfjs') {
     this.labels = loaded.metadata.labels;
     this.preprocessor = new Preprocessor(loaded.metadata.preprocess);
-    const p = loaded.metadata.preprocess;
-    this.inputShape = [1, p.height, p.width, p.channels];
+    this.engine = engine ?? new TfjsEngine(tfjsModelOf(loaded), loaded.inputShape, loaded.outputUnits);
     this.reserve(1);
   }
 
@@ -67,15 +72,36 @@ export class Classifier {
    * less than alone (seed-cnn 150x150 on WASM: 28 ms alone, 15 ms each in fours).
    */
   classifyBatch(smalls: readonly Mat[], count: number): BatchClassification {
-    this.reserve(count);
     const t0 = performance.now();
-    for (let i = 0; i < count; i++) this.preprocessor.valuesOf(smalls[i], this.batchViews[i]);
+    this.valuesOf(smalls, count);
     const t1 = performance.now();
     this.infer(this.batchInput, count);
+    return this.finish(count, t1 - t0, performance.now() - t1);
+  }
+
+  /**
+   * classifyBatch without blocking the main thread during the inference where the engine can
+   * (OpenCV DNN runs on the libuv pool). One call at a time: the input buffer and the result
+   * are reused. inferMs is the wall time until the scores are back.
+   */
+  async classifyBatchAsync(smalls: readonly Mat[], count: number): Promise<BatchClassification> {
+    const t0 = performance.now();
+    this.valuesOf(smalls, count);
+    const t1 = performance.now();
+    this.toScores(await this.engine.runAsync(this.batchInput, count), count);
+    return this.finish(count, t1 - t0, performance.now() - t1);
+  }
+
+  private valuesOf(smalls: readonly Mat[], count: number): void {
+    this.reserve(count);
+    for (let i = 0; i < count; i++) this.preprocessor.valuesOf(smalls[i], this.batchViews[i]);
+  }
+
+  private finish(count: number, valuesMs: number, inferMs: number): BatchClassification {
     const result = this.batchResult;
     result.count = count;
-    result.valuesMs = t1 - t0;
-    result.inferMs = performance.now() - t1;
+    result.valuesMs = valuesMs;
+    result.inferMs = inferMs;
     return result;
   }
 
@@ -87,21 +113,13 @@ export class Classifier {
 
   /** Runs the model on `count` inputs laid end to end in `input` and fills scores[0..count). */
   private infer(input: Float32Array, count: number): void {
-    const elements = this.preprocessor.elements;
-    this.inputShape[0] = count;
-    const output = tf.tidy(() => {
-      const values = input.length === count * elements ? input : input.subarray(0, count * elements);
-      const x = tf.tensor(values, this.inputShape, 'float32');
-      return this.loaded.model.predict(x) as tf.Tensor;
-    });
-    try {
-      const raw = output.dataSync();
-      const units = raw.length / count;
-      const activation = this.loaded.metadata.outputActivation;
-      for (let i = 0; i < count; i++) toProbabilities(raw, activation, this.scores[i], i * units, units);
-    } finally {
-      output.dispose();
-    }
+    this.toScores(this.engine.run(input, count), count);
+  }
+
+  private toScores(raw: Float32Array, count: number): void {
+    const units = raw.length / count;
+    const activation = this.loaded.metadata.outputActivation;
+    for (let i = 0; i < count; i++) toProbabilities(raw, activation, this.scores[i], i * units, units);
   }
 
   /** Makes room for batches of `count` (allocates only when a larger batch than ever before comes). */
@@ -119,7 +137,8 @@ export class Classifier {
   }
 
   dispose(): void {
-    this.loaded.model.dispose();
+    this.engine.dispose();
+    this.loaded.model?.dispose();
   }
 }
 

@@ -2,16 +2,21 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import { ModelPackageError } from '../util/errors';
+import { bareModelContract, bareModelFileOf, nestedModelsOnly } from './bare-model-contract';
 import { readKerasFile, type KerasFormat } from './formats/keras';
-import { kerasContract, kerasFileOf } from './keras-contract';
+import { isOnnxFileName, readOnnxFile, type OnnxFile } from './formats/onnx-file';
 import { parseMetadata, type ModelMetadata } from './metadata';
 import { artifactsHandler, METADATA_JSON, MODEL_JSON, readPackageArtifacts } from './package-io';
 
-/** A loaded, checked model package: the TF.js model plus what metadata.json says about it. */
+/**
+ * A loaded, checked model package: the model plus what metadata.json says about it. A TF.js
+ * package or Keras file has its TF.js model; a user's ONNX file has none (OpenCV DNN runs it).
+ */
 export interface LoadedModel {
   dir: string;
-  format: 'layers-model' | 'graph-model';
-  model: tf.LayersModel | tf.GraphModel;
+  format: 'layers-model' | 'graph-model' | 'onnx';
+  /** Absent only for an ONNX file. */
+  model?: tf.LayersModel | tf.GraphModel;
   metadata: ModelMetadata;
   inputShape: [number, number, number];
   outputUnits: number;
@@ -19,6 +24,8 @@ export interface LoadedModel {
   weightBytes: number;
   /** Set when the model came from a Keras file (`dir` is then that file). */
   keras?: KerasFormat & { notes: string[] };
+  /** Set when the model is an ONNX file (`dir` is then that file). */
+  onnx?: OnnxFile & { notes: string[] };
 }
 
 /**
@@ -27,8 +34,8 @@ export interface LoadedModel {
  * the output units, an input that is not height x width x 1|3.
  */
 export async function loadModelPackage(dir: string): Promise<LoadedModel> {
-  const kerasFile = kerasFileOf(path.resolve(dir));
-  if (kerasFile) return loadKerasFile(kerasFile);
+  const bareFile = bareModelFileOf(path.resolve(dir));
+  if (bareFile) return isOnnxFileName(bareFile) ? loadOnnxFile(bareFile) : loadKerasFile(bareFile);
   const abs = path.resolve(dir);
   const { artifacts, format, totalWeightBytes } = await readPackageArtifacts(abs);
   const modelFile = path.join(abs, MODEL_JSON);
@@ -73,11 +80,35 @@ async function loadKerasFile(file: string): Promise<LoadedModel> {
   try {
     const inputShape = inputShapeOf(model, file);
     const outputUnits = outputUnitsOf(model, file);
-    const { metadata, notes } = kerasContract(file, keras.artifacts.modelTopology as Record<string, unknown>, { height: inputShape[0], width: inputShape[1], channels: inputShape[2] }, outputUnits, keras.description.kerasVersion);
+    const teachableArchitecture = nestedModelsOnly(keras.artifacts.modelTopology as Record<string, unknown>);
+    const { metadata, notes } = bareModelContract(file, { height: inputShape[0], width: inputShape[1], channels: inputShape[2] }, outputUnits, { version: `keras ${keras.description.kerasVersion}`, teachableArchitecture });
     return { dir: file, format: 'layers-model', model, metadata, inputShape, outputUnits, parameters: model.countParams(), weightBytes: keras.weightBytes, keras: { ...keras.description, notes } };
   } catch (err) {
     model.dispose();
     throw err;
+  }
+}
+
+/**
+ * A user's ONNX file (from PyTorch's torch.onnx.export, say): input size and layout from its
+ * graph, labels and preprocessing from beside it as for a bare Keras file. When the graph does
+ * not declare a fixed output size, the labels say how many classes there are.
+ */
+async function loadOnnxFile(file: string): Promise<LoadedModel> {
+  const onnx = await readOnnxFile(file);
+  const [height, width, channels] = onnx.inputShape;
+  const labelled = onnx.outputUnits ?? labelsBeside(file);
+  if (!labelled) throw new ModelPackageError(file, 'declares no fixed (batch, classes) output and has no labels.txt or metadata.json beside it to say how many classes');
+  const { metadata, notes } = bareModelContract(file, { height, width, channels }, labelled, { version: `onnx${onnx.opset ? ` opset ${onnx.opset}` : ''}`, teachableArchitecture: false, outputActivation: onnx.outputActivation });
+  return { dir: file, format: 'onnx', metadata, inputShape: onnx.inputShape, outputUnits: labelled, parameters: 0, weightBytes: onnx.bytes.length, onnx: { ...onnx, notes } };
+}
+
+/** How many labels the files beside a bare model give, if any. */
+function labelsBeside(file: string): number | undefined {
+  try {
+    return bareModelContract(file, { height: 1, width: 1, channels: 1 }, 0, { version: '', teachableArchitecture: false }).metadata.labels.length;
+  } catch {
+    return undefined;
   }
 }
 
@@ -101,4 +132,10 @@ function outputUnitsOf(model: tf.LayersModel | tf.GraphModel, file: string): num
     throw new ModelPackageError(file, `output must be (batch, classes), found ${shape ? `[${shape.join(', ')}]` : 'no output shape'}`);
   }
   return units;
+}
+
+/** The TF.js model of a package or Keras file; an ONNX file has none (only OpenCV DNN runs it). */
+export function tfjsModelOf(loaded: LoadedModel): tf.LayersModel | tf.GraphModel {
+  if (!loaded.model) throw new ModelPackageError(loaded.dir, 'is an ONNX model: only the opencv engine runs it, TF.js cannot');
+  return loaded.model;
 }

@@ -2,7 +2,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { ModelPackageError } from '../util/errors';
 import { isKerasFileName } from './formats/keras';
-import { kerasFileOf, LABELS_TXT } from './keras-contract';
+import { kerasFileOf, LABELS_TXT } from './bare-model-contract';
 import { checkPackageConsistency, METADATA_JSON, MODEL_JSON } from './package-io';
 
 /**

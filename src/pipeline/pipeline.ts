@@ -146,8 +146,10 @@ export class Pipeline {
   }
 
   /**
-   * Serves a new model from the next frame on and returns the old classifier for the caller to
-   * dispose. Classification is synchronous, so no frame is ever halfway through the old model.
+   * Serves a new model from the next batch on and returns the old classifier for the caller to
+   * dispose. A batch in flight on the old one finishes with it: TF.js classifies synchronously,
+   * and OpenCV DNN's asynchronous forward pass holds its network itself (disposing the old
+   * classifier frees its TF.js model, which that pass does not use).
    */
   replaceModel(classifier: Classifier, decisions: DecisionMaker): Classifier {
     const old = this.classifier;
@@ -340,7 +342,7 @@ export class Pipeline {
         if (wait > 0) await sleep(wait);
       }
       lastStart = performance.now();
-      this.classifyBatch();
+      await this.classifyBatch();
       for (const frame of this.batch) {
         frame.small?.release();
         if (!frame.encoding && !frame.tapped) frame.mat.release();
@@ -350,8 +352,12 @@ export class Pipeline {
     }
   }
 
-  /** Classifies this.batch in one inference and sends out each frame's result, in order. */
-  private classifyBatch(): void {
+  /**
+   * Classifies this.batch in one inference and sends out each frame's result, in order. The
+   * inference runs off the main thread where the engine can (OpenCV DNN): capture goes on
+   * filling the slot meanwhile, and the next batch is still the newest frames.
+   */
+  private async classifyBatch(): Promise<void> {
     const { log } = this.options;
     // The pair in service now: a model swap takes effect between batches, never within one.
     const classifier = this.classifier;
@@ -367,7 +373,7 @@ export class Pipeline {
     if (classified.length === 0) return;
     let batch: BatchClassification;
     try {
-      batch = classifier.classifyBatch(smalls, classified.length);
+      batch = await classifier.classifyBatchAsync(smalls, classified.length);
     } catch (err) {
       log.error({ seq: classified.map((f) => f.seq), err: errorMessage(err) }, 'frame could not be classified');
       return;

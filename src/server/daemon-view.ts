@@ -27,6 +27,8 @@ export interface ModelInfo {
   parameters: number;
   conventions: string;
   preprocess: unknown;
+  /** What runs it, and why: `opencv (...)` or `tfjs (...)` (see model/engine/select-engine.ts). */
+  engine: string;
   /** What the trainer recorded (metrics, dataset counts, history), when it did. */
   training: Record<string, unknown>;
 }

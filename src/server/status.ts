@@ -6,7 +6,10 @@ import { roundTo } from '../util/round';
 export interface DaemonStatus {
   source: ReturnType<DaemonView['source']>;
   model: { name: string; version: string; labels: number };
+  /** The TF.js backend of the process. */
   backend: string;
+  /** The inference engine of the model in service and why it was chosen (it can differ per model). */
+  engine: string;
   fps: number;
   /** Recent average per stage, ms. */
   stageMs: Record<string, number>;
@@ -28,6 +31,7 @@ export function buildStatus(daemon: DaemonView, hub: ViewerHub, temperature: num
     source: daemon.source(),
     model: { name: model.name, version: model.version, labels: model.labels.length },
     backend: daemon.backend(),
+    engine: model.engine,
     fps: roundTo(s.fps, 1),
     stageMs: Object.fromEntries(Object.entries(s.stageMs).map(([k, v]) => [k, roundTo(v, 1)])),
     latencyMs: roundTo(s.latencyMs, 1),

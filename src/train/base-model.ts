@@ -46,6 +46,7 @@ const HEAD_LAYERS = new Set(['Dense', 'Dropout', 'Activation', 'Softmax', 'Alpha
  */
 export async function loadBase(dir: string, layerName?: string): Promise<BaseModel> {
   const loaded = await loadModelPackage(dir);
+  if (!loaded.model) throw new UsageError(`train: --base ${dir} is an ONNX file, which TensorFlow.js cannot train on; give a layers model (a TF.js layers package, a Teachable Machine export or a Keras file)`);
   if (loaded.format !== 'layers-model') {
     loaded.model.dispose();
     throw new UsageError(`train: --base ${dir} is a TF.js graph model, which cannot be cut into a feature extractor; give a layers model (a TF.js layers package, a Teachable Machine export or a Keras file)`);

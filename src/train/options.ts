@@ -1,5 +1,5 @@
 import * as fs from 'node:fs';
-import { BACKEND_PREFERENCES } from '../model/backend-preference';
+import { TFJS_BACKEND_PREFERENCES } from '../model/backend-preference';
 import { UsageError } from '../util/errors';
 import type { AugmentOptions } from './augment';
 import { ARCHITECTURES, type Architecture } from './architectures';
@@ -196,7 +196,7 @@ export function trainingSpec(flags: Raw): TrainingSpec {
       fillMode: oneOf('fill-mode', ['nearest', 'constant', 'reflect', 'wrap'] as const, 'nearest'),
       cval: num('cval', 0, 0, 255),
     },
-    backend: oneOf('backend', BACKEND_PREFERENCES, 'auto'),
+    backend: oneOf('backend', TFJS_BACKEND_PREFERENCES, 'auto'),
     name: str('name', ''),
     transfer,
   };

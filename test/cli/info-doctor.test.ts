@@ -12,6 +12,17 @@ describe('edgesight info and doctor', function () {
     assert.match(result.stdout, /labels\s+10: "0", "1"/);
     assert.match(result.stdout, /preprocess\s+resize center-crop, grayscale, range \[0, 1\], invert auto, contrast stretch/);
     assert.match(result.stdout, /backend\s+(wasm|tensorflow|cpu)/);
+    // auto: converted, checked against TF.js and timed at load, both times shown.
+    assert.match(result.stdout, /engine\s+(opencv|tfjs) \(auto: opencv [\d.]+ ms \(default threads\), tfjs [\d.]+ ms per inference; within [\d.e-]+\)/);
+  });
+
+  it('info --backend opencv shows the Teachable Machine model on OpenCV DNN, and --backend wasm on TF.js', () => {
+    const opencv = runCli(['info', '--backend', 'opencv', '--json', teachableMachineFixture]);
+    assert.equal(opencv.code, 0, opencv.stderr);
+    assert.match(JSON.parse(opencv.stdout).engine, /^opencv \(default threads; within [\d.e-]+ of TF\.js\)$/);
+    const wasm = runCli(['info', '--backend', 'wasm', defaultModelDir]);
+    assert.equal(wasm.code, 0, wasm.stderr);
+    assert.match(wasm.stdout, /engine\s+tfjs \(model.backend wasm\)/);
   });
 
   it('info --json describes a Teachable Machine export with its conventions', () => {
@@ -41,6 +52,9 @@ describe('edgesight info and doctor', function () {
     assert.ok(Array.isArray(report.cameras));
     assert.equal(report.model.ok, true);
     assert.equal(report.model.input, '28x28x1');
+    assert.match(report.model.engine, /^(opencv|tfjs) \(auto: /);
+    const text = runCli(['doctor'], { EDGESIGHT_MODEL_BACKEND: 'opencv' });
+    assert.match(text.stdout, /model\s+ok .*engine opencv \(default threads; within/);
   });
 
   it('unknown commands and options exit 2 with one line', () => {

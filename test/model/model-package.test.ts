@@ -32,7 +32,7 @@ describe('model packages', () => {
     assert.deepEqual(loaded.inputShape, [8, 8, 1]);
     assert.deepEqual(loaded.metadata.labels, ['class 0', 'class 1', 'class 2']);
     assert.equal(loaded.metadata.preprocess.resizeMode, 'stretch');
-    loaded.model.dispose();
+    loaded.model!.dispose();
   });
 
   it('refuses a missing model.json', async () => {
@@ -84,8 +84,8 @@ describe('model packages', () => {
     const [wa, wb] = [(a.model as tf.LayersModel).getWeights(), (b.model as tf.LayersModel).getWeights()];
     assert.equal(wb.length, wa.length);
     wa.forEach((w, i) => assert.deepEqual(Array.from(wb[i].dataSync()), Array.from(w.dataSync()), `weight ${i}`));
-    a.model.dispose();
-    b.model.dispose();
+    a.model!.dispose();
+    b.model!.dispose();
 
     fs.writeFileSync(path.join(split, 'part-1.bin'), bytes.subarray(3, 400));
     await expectRefusal(split, /part-0\.bin\+part-1\.bin\+part-2\.bin$/, /weights have 680 bytes but model\.json declares 780/);

@@ -10,6 +10,7 @@ import { DecisionMaker } from '../../src/pipeline/decision';
 import { Pipeline, type FrameResult } from '../../src/pipeline/pipeline';
 import { silentLogger } from '../../src/util/logger';
 import { cv } from '../../src/vision/cv';
+import { selectEngine } from '../../src/model/engine/select-engine';
 import { defaultModelDir, tempDir, writePaperDigitClip } from '../helpers/fixtures';
 
 const decisionSettings = { topK: 3, threshold: 0.5, smoothing: 'none' as const, window: 5, votes: 3 };
@@ -22,9 +23,9 @@ function makePipeline(source: FrameSource, classifier: Classifier, overrides: Pa
 function countingBatches(classifier: Classifier): { counting: Classifier; batchSizes: number[] } {
   const counting = Object.create(classifier) as Classifier;
   const batchSizes: number[] = [];
-  counting.classifyBatch = (smalls, count) => {
+  counting.classifyBatchAsync = (smalls, count) => {
     batchSizes.push(count);
-    return classifier.classifyBatch(smalls, count);
+    return classifier.classifyBatchAsync(smalls, count);
   };
   return { counting, batchSizes };
 }
@@ -75,10 +76,10 @@ describe('Pipeline on a real clip with the default model', function () {
     await source.open();
     const slow = Object.create(classifier) as Classifier;
     // Inference is what is slow.
-    slow.classifyBatch = (smalls, count) => {
+    slow.classifyBatchAsync = (smalls, count) => {
       const until = performance.now() + 150; // a model ~10x slower than the 15 fps source
       while (performance.now() < until);
-      return classifier.classifyBatch(smalls, count);
+      return classifier.classifyBatchAsync(smalls, count);
     };
     const pipeline = makePipeline(source, slow);
     const latencies: number[] = [];
@@ -118,6 +119,31 @@ describe('Pipeline on a real clip with the default model', function () {
     video.release();
     const correct = results.filter((r) => r.decision.frameTop.label === truths[r.seq - 1]).length;
     assert.ok(correct / results.length >= 0.9, `accuracy ${correct}/${results.length}`);
+  });
+
+  it('on OpenCV DNN (forwardAsync): every frame of a file read on demand, in batches of 4, in order, with the answers TF.js gives one by one', async () => {
+    const loaded = await loadModelPackage(defaultModelDir);
+    const selection = await selectEngine(loaded, { preference: 'opencv', threads: 1 });
+    const onOpenCv = new Classifier(loaded, selection.engine, selection.summary);
+    try {
+      assert.equal(onOpenCv.engine.name, 'opencv', selection.summary);
+      const { counting, batchSizes } = countingBatches(onOpenCv);
+      const { pipeline, results } = await classifyClip(clip, false, counting);
+      assert.equal(pipeline.stats.snapshot().dropped, 0);
+      assert.deepEqual(results.map((r) => r.seq), truths.map((_, i) => i + 1), 'every frame, in order');
+      assert.ok(batchSizes.filter((n) => n === 4).length >= batchSizes.length / 2, `mostly full batches: ${batchSizes.join(',')}`);
+      assert.ok(results.every((r) => r.timings.infer > 0), 'infer timed per frame');
+      const video = new cv.VideoCapture(clip);
+      for (const r of results) {
+        const mat = video.read();
+        const alone = classifier.classify(mat).scores;
+        assert.ok(Math.abs(Math.max(...alone) - r.decision.frameTop.confidence) < 1e-4, `frame ${r.seq}`);
+        mat.release();
+      }
+      video.release();
+    } finally {
+      onOpenCv.dispose();
+    }
   });
 
   it('encodes JPEG only while someone asks for it', async () => {

@@ -156,6 +156,8 @@ describe('HTTP routes (real daemon on a real clip)', function () {
     assert.equal(status.source.state, 'open');
     assert.match(status.source.description, /digits-30fps\.avi/);
     assert.equal(status.model.name, 'edgesight-digits');
+    // model.backend auto: the engine that was faster at load, with both times.
+    assert.match(status.engine, /^(opencv|tfjs) \(auto: opencv [\d.]+ ms/);
     assert.ok(status.fps > 20, `fps ${status.fps}`);
     for (const stage of ['read', 'preprocess', 'infer']) assert.ok(status.stageMs[stage] > 0, stage);
     assert.ok(status.frames.classified > 0 && status.uptimeSeconds >= 0 && status.tensors > 0);

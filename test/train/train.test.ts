@@ -86,8 +86,8 @@ describe('edgesight train and evaluate', function () {
     assert.equal(bm.outputActivation, 'sigmoid');
     assert.ok(bm.training.metrics.validationAccuracy >= 0.75, `binary accuracy ${bm.training.metrics.validationAccuracy} (chance: 0.5)`);
     const loaded = await loadModelPackage(binary);
-    assert.deepEqual(loaded.model.outputs[0].shape, [null, 1]);
-    loaded.model.dispose();
+    assert.deepEqual(loaded.model!.outputs[0].shape, [null, 1]);
+    loaded.model!.dispose();
 
     const gray = path.join(root, 'gray');
     const g = await runCliAsync(['train', '--data', gray3, '--out', gray, '--size', '32x32', '--color', 'grayscale', '--epochs', '12', '--batch-size', '16', '--rotation-range', '10', '--width-shift-range', '0.1', '--zoom-range', '0.1', '--horizontal-flip'], {}, 200_000);

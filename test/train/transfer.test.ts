@@ -105,7 +105,7 @@ describe('edgesight train --base (transfer learning)', function () {
       assert.deepEqual(loaded.metadata.labels, ['Class 1', 'Class 2']);
       assert.equal(loaded.metadata.preprocess.resizeMode, 'center-crop');
     } finally {
-      loaded.model.dispose();
+      loaded.model!.dispose();
     }
   });
 
@@ -169,8 +169,8 @@ describe('edgesight train --base (transfer learning)', function () {
       // Far from the cut, nothing was unfrozen: the first convolution is the base's own.
       assert.deepEqual(Array.from(weight(tuned.model as tf.LayersModel, 'Conv1/kernel')), Array.from(weight(original.model as tf.LayersModel, 'Conv1/kernel')));
     } finally {
-      tuned.model.dispose();
-      original.model.dispose();
+      tuned.model!.dispose();
+      original.model!.dispose();
     }
   });
 

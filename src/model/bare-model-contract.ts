@@ -2,34 +2,45 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { ModelPackageError } from '../util/errors';
 import { isKerasFileName } from './formats/keras';
+import { isOnnxFileName } from './formats/onnx-file';
 import { parseMetadata, type ModelInputShape, type ModelMetadata } from './metadata';
 import { METADATA_JSON, MODEL_JSON } from './package-io';
 
 export const LABELS_TXT = 'labels.txt';
 
 /**
- * The Keras file a model path stands for: the path itself when it is a file, or the one
- * .h5/.hdf5/.keras file in a directory that has no model.json (Teachable Machine's
- * `converted_keras/` folder: keras_model.h5 + labels.txt). Undefined for a TF.js package.
+ * The bare model file a model path stands for: the path itself when it is a file, or the one
+ * model file in a directory that has no model.json (Teachable Machine's `converted_keras/`
+ * folder: keras_model.h5 + labels.txt). Undefined for a TF.js package. `accept` says which
+ * files count: Keras files (what the hand-off, inbox and store take), or ONNX files too
+ * (what the daemon and predict load).
  */
-export function kerasFileOf(modelPath: string): string | undefined {
+export function bareModelFileOf(modelPath: string, accept: 'keras' | 'keras-or-onnx' = 'keras-or-onnx'): string | undefined {
   const stat = fs.statSync(modelPath, { throwIfNoEntry: false });
   if (!stat) return undefined;
   if (stat.isFile()) return modelPath;
   if (fs.existsSync(path.join(modelPath, MODEL_JSON))) return undefined;
-  const found = fs.readdirSync(modelPath).filter((f) => isKerasFileName(f) && !f.endsWith('.weights.h5'));
-  if (found.length > 1) throw new ModelPackageError(modelPath, `holds ${found.length} Keras files (${found.join(', ')}) and no model.json: give one file with --model FILE`);
+  const isModel = (f: string) => (isKerasFileName(f) && !f.endsWith('.weights.h5')) || (accept === 'keras-or-onnx' && isOnnxFileName(f));
+  const found = fs.readdirSync(modelPath).filter(isModel);
+  const kinds = accept === 'keras' ? 'Keras files' : 'model files (Keras or ONNX)';
+  if (found.length > 1) throw new ModelPackageError(modelPath, `holds ${found.length} ${kinds} (${found.join(', ')}) and no model.json: give one file with --model FILE`);
   return found.length === 1 ? path.join(modelPath, found[0]) : undefined;
 }
 
-/** Labels and preprocessing for a bare Keras file, and the sentences saying which defaults were taken. */
-export interface KerasContract {
+/** The Keras file a model path stands for (see bareModelFileOf). */
+export function kerasFileOf(modelPath: string): string | undefined {
+  return bareModelFileOf(modelPath, 'keras');
+}
+
+/** Labels and preprocessing for a bare model file, and the sentences saying which defaults were taken. */
+export interface BareModelContract {
   metadata: ModelMetadata;
   notes: string[];
 }
 
 /**
- * A Keras file carries neither labels nor preprocessing. Labels: labels.txt beside the file (one
+ * A bare model file (Keras, or ONNX from PyTorch and others) carries neither labels nor
+ * preprocessing. Labels: labels.txt beside the file (one
  * per line, or Teachable Machine's `0 Class 1`), else metadata.json beside it, else 0..N-1.
  * Preprocessing: metadata.json's contract when there is one; Teachable Machine's conventions
  * (centre crop, RGB, x/127.5-1) for its Keras export; otherwise what Keras courses do
@@ -39,8 +50,8 @@ export interface KerasContract {
  * line its own index) or by its architecture, a Sequential of nested models only
  * (Sequential[Sequential[MobileNet], Sequential[head]]); a course's labels.txt is plain names.
  */
-export function kerasContract(kerasFile: string, topology: Record<string, unknown>, input: ModelInputShape, outputUnits: number, kerasVersion: string): KerasContract {
-  const dir = path.dirname(kerasFile);
+export function bareModelContract(modelFile: string, input: ModelInputShape, outputUnits: number, origin: { version: string; teachableArchitecture: boolean; outputActivation?: 'softmax' | 'sigmoid' | 'none' }): BareModelContract {
+  const dir = path.dirname(modelFile);
   const labelsFile = path.join(dir, LABELS_TXT);
   const metadataFile = path.join(dir, METADATA_JSON);
   const notes: string[] = [];
@@ -53,7 +64,7 @@ export function kerasContract(kerasFile: string, topology: Record<string, unknow
       throw new ModelPackageError(metadataFile, `is not valid JSON (${(err as Error).message})`);
     }
   }
-  const teachable = !raw && (fromTxt?.numbered === true || nestedModelsOnly(topology));
+  const teachable = !raw && (fromTxt?.numbered === true || origin.teachableArchitecture);
   let labels: string[];
   if (fromTxt) {
     labels = fromTxt.labels;
@@ -63,8 +74,9 @@ export function kerasContract(kerasFile: string, topology: Record<string, unknow
     labels = Array.from({ length: outputUnits === 1 ? 2 : outputUnits }, (_, i) => String(i));
     notes.push(`labels ${labels.join(', ')} (no ${LABELS_TXT} or ${METADATA_JSON} beside the file)`);
   }
-  const base = { name: path.basename(kerasFile), version: `keras ${kerasVersion}` };
-  const file = raw ? metadataFile : fromTxt ? labelsFile : kerasFile;
+  // What the file's own graph ends with (an ONNX file says it; Keras's layers config is read by TF.js).
+  const base = { name: path.basename(modelFile), version: origin.version, ...(origin.outputActivation ? { outputActivation: origin.outputActivation } : {}) };
+  const file = raw ? metadataFile : fromTxt ? labelsFile : modelFile;
   if (raw) return { metadata: parseMetadata({ ...base, ...raw, labels }, file, input, outputUnits), notes };
   if (teachable) {
     notes.push("Teachable Machine export: its conventions (centre crop, RGB, x/127.5-1)");
@@ -81,7 +93,8 @@ function readLabelsTxt(file: string): { labels: string[]; numbered: boolean } {
   return { labels: numbered ? lines.map((l) => l.replace(/^\d+\s+/, '')) : lines, numbered };
 }
 
-function nestedModelsOnly(topology: Record<string, unknown>): boolean {
+/** Teachable Machine's Keras architecture: a Sequential of nested models only. */
+export function nestedModelsOnly(topology: Record<string, unknown>): boolean {
   const layers = ((topology.config as Record<string, unknown> | undefined)?.layers ?? []) as Array<{ class_name?: string }>;
   const real = layers.filter((l) => l.class_name !== 'InputLayer');
   return real.length > 0 && real.every((l) => l.class_name === 'Sequential' || l.class_name === 'Functional');
