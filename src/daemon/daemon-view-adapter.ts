@@ -2,7 +2,7 @@ import * as tf from '@tensorflow/tfjs';
 import type { Classifier } from '../model/classifier';
 import type { Pipeline } from '../pipeline/pipeline';
 import { RuntimeSettingsControl } from '../pipeline/runtime-settings';
-import type { DaemonEvents, DaemonView, ModelInfo, SourceStatus } from '../server/daemon-view';
+import type { DaemonEvents, DaemonView, EventsAccess, IntegrationsStatus, ModelInfo, SourceStatus } from '../server/daemon-view';
 import type { Logger } from '../util/logger';
 import type { TypedEmitter } from '../util/typed-emitter';
 
@@ -14,6 +14,8 @@ export interface ViewParts {
   installModel(dir: string, origin: string): Promise<ModelInfo>;
   rollbackModel(): Promise<ModelInfo>;
   uploadRoot: string;
+  eventLog?: EventsAccess;
+  integrations?(): IntegrationsStatus;
   log: Logger;
 }
 
@@ -63,5 +65,7 @@ export function createDaemonView(parts: ViewParts): DaemonView {
     installModel: parts.installModel,
     rollbackModel: parts.rollbackModel,
     uploadRoot: parts.uploadRoot,
+    eventLog: parts.eventLog,
+    integrations: parts.integrations,
   };
 }

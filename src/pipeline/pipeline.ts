@@ -31,6 +31,15 @@ export interface EncodedFrame {
   jpeg: Buffer;
 }
 
+/**
+ * Sees each classified frame's raw pixels, synchronously, before anything is drawn on them.
+ * It must not keep `mat`: one that wants the pixels takes `mat.copy()` (a memcpy) and keeps
+ * the work cheap, since it runs on the frame path. Used by the events recorder for best frames.
+ */
+export interface FrameTap {
+  offer(result: FrameResult, mat: Mat): void;
+}
+
 export type SourceState = 'open' | 'reconnecting' | 'ended' | 'error' | 'closed';
 
 export interface PipelineEvents extends Record<string, unknown> {
@@ -100,6 +109,8 @@ export class Pipeline {
   /** Swapped as a pair by replaceModel (a new model may have other labels). */
   classifier: Classifier;
   decisions: DecisionMaker;
+  /** Taps offered each classified frame before drawing (see FrameTap); a failing tap is logged, never fatal. */
+  readonly taps: FrameTap[] = [];
 
   private running = false;
   /** Frames waiting for the classifier, oldest first: at most one, or batchLimit for an on-demand source. */
@@ -361,6 +372,13 @@ export class Pipeline {
       try {
         const result = this.process(frame, decisions.decide(batch.scores[i]), frame.shrinkMs + valuesMs, inferMs);
         this.lastDecision = result;
+        for (const tap of this.taps) {
+          try {
+            tap.offer(result, frame.mat);
+          } catch (err) {
+            log.error({ seq: frame.seq, err: errorMessage(err) }, 'a frame tap failed');
+          }
+        }
         // Drawing and encoding are for viewers: skipped while nobody asked for pictures, while
         // the previous picture is still encoding, and above the stream's frame rate (such a
         // frame's result still goes out, without a picture).

@@ -73,6 +73,8 @@ export class LiveChannel {
       daemon.feed.events.on('source', (status) => this.io.emit('source', status)),
       daemon.events.on('model', (model) => this.io.emit('model', model)),
       daemon.events.on('modelRejected', (rejected) => this.io.emit('modelRejected', rejected)),
+      daemon.events.on('event', (message) => this.io.emit('event', message)),
+      daemon.events.on('settings', (settings) => this.io.emit('settings', settings)),
     );
     this.statusTimer = setInterval(() => {
       if (this.io.of('/').sockets.size === 0) return;

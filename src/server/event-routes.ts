@@ -1,0 +1,81 @@
+import express, { type Request, type Response, type Router } from 'express';
+import type { DaemonView, EventsAccess } from './daemon-view';
+
+const MAX_LIMIT = 500;
+
+/**
+ * The event history under /api/events (behind the auth gate): list (newest first, paged,
+ * filtered by label and start time), one event, its snapshots, delete one or all.
+ */
+export function eventRoutes(daemon: DaemonView): Router {
+  const router = express.Router();
+  const log = (res: Response): EventsAccess | undefined => {
+    if (daemon.eventLog) return daemon.eventLog;
+    res.status(404).json({ error: 'events are off (events.enabled = false)' });
+    return undefined;
+  };
+
+  router.get('/events', (req, res) => {
+    const events = log(res);
+    if (!events) return;
+    const q = parseQuery(req);
+    if (typeof q === 'string') return void res.status(400).json({ error: q });
+    res.json({ ...events.list(q), offset: q.offset, limit: q.limit });
+  });
+
+  router.delete('/events', (_req, res) => {
+    const events = log(res);
+    if (!events) return;
+    res.json({ deleted: events.deleteAll() });
+  });
+
+  router.get('/events/:id', (req, res) => {
+    const events = log(res);
+    if (!events) return;
+    const record = events.get(req.params.id);
+    if (!record) return void res.status(404).json({ error: `no event ${req.params.id}` });
+    res.json(record);
+  });
+
+  for (const [name, kind] of [['snapshot.jpg', 'annotated'], ['raw.jpg', 'raw']] as const) {
+    router.get(`/events/:id/${name}`, (req, res) => {
+      const events = log(res);
+      if (!events) return;
+      const file = events.snapshotFile(req.params.id, kind);
+      if (!file) return void res.status(404).json({ error: `no ${kind} snapshot for event ${req.params.id}` });
+      res.set('Cache-Control', 'private, max-age=3600').type('image/jpeg').sendFile(file);
+    });
+  }
+
+  router.delete('/events/:id', (req, res) => {
+    const events = log(res);
+    if (!events) return;
+    if (!events.delete(req.params.id)) return void res.status(404).json({ error: `no event ${req.params.id}` });
+    res.json({ deleted: 1 });
+  });
+  return router;
+}
+
+/** label, since/until (ms since the epoch or an ISO 8601 time), offset, limit; or an error message. */
+function parseQuery(req: Request): { label?: string; since?: number; until?: number; offset: number; limit: number } | string {
+  const q = req.query;
+  const label = q.label;
+  if (label !== undefined && (typeof label !== 'string' || label.length === 0 || label.length > 200)) return 'query parameter label must be one label';
+  const out: { label?: string; since?: number; until?: number; offset: number; limit: number } = { offset: 0, limit: 50 };
+  if (typeof label === 'string') out.label = label;
+  for (const key of ['since', 'until'] as const) {
+    const v = q[key];
+    if (v === undefined) continue;
+    const t = typeof v === 'string' ? (/^\d+$/.test(v) ? Number(v) : Date.parse(v)) : NaN;
+    if (!Number.isFinite(t)) return `query parameter ${key}=${JSON.stringify(v)} must be a time: ms since the epoch or ISO 8601`;
+    out[key] = t;
+  }
+  for (const [key, min, max] of [['offset', 0, Number.MAX_SAFE_INTEGER], ['limit', 1, MAX_LIMIT]] as const) {
+    const v = q[key];
+    if (v === undefined) continue;
+    const n = typeof v === 'string' && /^\d+$/.test(v) ? Number(v) : NaN;
+    if (!Number.isSafeInteger(n) || n < min || n > max) return `query parameter ${key}=${JSON.stringify(v)} must be an integer from ${min} to ${max}`;
+    out[key] = n;
+  }
+  return out;
+}
