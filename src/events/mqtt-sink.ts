@@ -300,7 +300,7 @@ export class MqttSink {
     put('image', 'snapshot', { name: 'Last event', image_topic: `${base}/snapshot`, content_type: 'image/jpeg' });
     put('number', 'threshold', { name: 'Threshold', state_topic: `${base}/state`, value_template: '{{ value_json.threshold }}', command_topic: `${base}/set/threshold`, min: 0, max: 1, step: 0.01, mode: 'box', entity_category: 'config' });
     put('switch', 'pause', { name: 'Pause events', state_topic: `${base}/state`, value_template: "{{ 'ON' if value_json.paused else 'OFF' }}", command_topic: `${base}/set/pause`, payload_on: 'ON', payload_off: 'OFF', entity_category: 'config' });
-    put('button', 'snapshot', { name: 'Take snapshot', command_topic: `${base}/command/snapshot`, payload_press: 'PRESS' });
+    put('button', 'take_snapshot', { name: 'Take snapshot', command_topic: `${base}/command/snapshot`, payload_press: 'PRESS' });
     return out;
   }
 
