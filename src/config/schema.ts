@@ -79,6 +79,11 @@ export const configSchema = {
   'events.dir': stringField('', 'Where events and their snapshots are kept; must exist when set. Empty: events/ in the state directory.'),
   'events.snapshots': booleanField(true, 'Save the raw and the annotated best frame of each event as JPEG.'),
   'events.jpegQuality': integerField(90, 10, 100, 'JPEG quality of event snapshots.'),
+  'events.clips': booleanField(false, 'Also save a clip of each event (annotated MJPEG in AVI: VLC and ffmpeg play it, the dashboard plays it in the page). Keeps the stream encoding JPEGs (at most stream.maxFps) while nobody watches.'),
+  'events.preSeconds': numberField(3, 0, 30, 'Clip seconds before the event starts.'),
+  'events.postSeconds': numberField(3, 0, 60, 'Clip seconds after the event ends.'),
+  'events.clipFps': integerField(10, 1, 30, 'Frames per second kept for clips.'),
+  'events.clipMaxSeconds': numberField(60, 1, 600, 'Longest stretch of an event that goes into its clip (with pre- and post-seconds around it).'),
   'events.retentionDays': numberField(7, 0.001, 3650, 'Events older than this are deleted (checked every minute and after each event).'),
   'events.maxStorageMB': numberField(500, 1, 1_000_000, 'Most disk space events may take; the oldest are deleted first beyond it.'),
 

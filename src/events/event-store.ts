@@ -23,7 +23,7 @@ export interface EventQuery {
   limit: number;
 }
 
-export type SnapshotKind = 'annotated' | 'raw';
+export type SnapshotKind = 'annotated' | 'raw' | 'clip';
 
 interface Entry {
   record: EventRecord;
@@ -124,7 +124,7 @@ export class EventStore {
 
   snapshotFile(id: string, kind: SnapshotKind): string | undefined {
     const record = this.get(id);
-    if (!record || !record.snapshots[kind]) return undefined;
+    if (!record || !(kind === 'clip' ? record.clip : record.snapshots[kind])) return undefined;
     const file = this.fileOf(id, kind);
     return fs.existsSync(file) ? file : undefined;
   }
@@ -191,7 +191,7 @@ export class EventStore {
 
   private sizeOf(id: string): number {
     let bytes = 0;
-    for (const file of [this.jsonOf(id), this.fileOf(id, 'annotated'), this.fileOf(id, 'raw')]) {
+    for (const file of this.filesOf(id)) {
       try {
         bytes += fs.statSync(file).size;
       } catch {
@@ -202,7 +202,7 @@ export class EventStore {
   }
 
   private removeFiles(id: string): void {
-    for (const file of [this.jsonOf(id), this.fileOf(id, 'annotated'), this.fileOf(id, 'raw')]) fs.rmSync(file, { force: true });
+    for (const file of this.filesOf(id)) fs.rmSync(file, { force: true });
   }
 
   private jsonOf(id: string): string {
@@ -210,7 +210,36 @@ export class EventStore {
   }
 
   fileOf(id: string, kind: SnapshotKind): string {
-    return path.join(this.options.dir, kind === 'raw' ? `${id}.raw.jpg` : `${id}.jpg`);
+    return path.join(this.options.dir, kind === 'raw' ? `${id}.raw.jpg` : kind === 'clip' ? `${id}.avi` : `${id}.jpg`);
+  }
+
+  private filesOf(id: string): string[] {
+    return [this.jsonOf(id), this.fileOf(id, 'annotated'), this.fileOf(id, 'raw'), this.fileOf(id, 'clip')];
+  }
+
+  /**
+   * Writes an event's clip from its parts (sequential writes on the thread pool, no joined copy),
+   * then records it in the event. False when the event is gone (deleted meanwhile).
+   */
+  async saveClip(id: string, parts: readonly Buffer[], clip: NonNullable<EventRecord['clip']>): Promise<boolean> {
+    if (!this.get(id) || this.deleting.has(id)) return false;
+    const file = this.fileOf(id, 'clip');
+    const tmp = `${file}.tmp`;
+    const handle = await fs.promises.open(tmp, 'w');
+    try {
+      for (const part of parts) await handle.write(part);
+    } finally {
+      await handle.close();
+    }
+    await fs.promises.rename(tmp, file);
+    const record = this.get(id);
+    if (!record || this.deleting.has(id)) {
+      fs.rmSync(file, { force: true });
+      return false;
+    }
+    await this.save({ ...record, clip });
+    this.enforceRetention();
+    return true;
   }
 
   /** At start-up only (before frames flow). */

@@ -6,6 +6,7 @@ import type { RuntimeSettings } from '../pipeline/runtime-settings';
 import type { EventsAccess, IntegrationsStatus } from '../server/daemon-view';
 import { ConfigError, errorMessage } from '../util/errors';
 import type { Logger } from '../util/logger';
+import { ClipRecorder } from './clips';
 import { EventStore } from './event-store';
 import { parseLabelList, type EventMessage } from './model';
 import { checkMqttSettings, MqttSink, resolveDeviceId, type MqttSettings } from './mqtt-sink';
@@ -32,6 +33,7 @@ export class Integrations {
   private recorder: EventRecorder | undefined;
   private mqtt: MqttSink | undefined;
   private webhooks: WebhookSink | undefined;
+  private clips: ClipRecorder | undefined;
   private offs: Array<() => void> = [];
   private lastSnapshot: { eventId: string | null; jpeg: Buffer } | undefined;
   private readonly ofInterest: string[];
@@ -98,6 +100,11 @@ export class Integrations {
       });
       this.recorder = recorder;
       pipeline.taps.push(recorder);
+      if (config['events.clips']) {
+        const clips = new ClipRecorder(pipeline, store, { preSeconds: config['events.preSeconds'], postSeconds: config['events.postSeconds'], minSeconds: config['events.minSeconds'], fps: config['events.clipFps'], maxSeconds: config['events.clipMaxSeconds'] }, log.child({ component: 'clips' }));
+        this.clips = clips;
+        clips.start();
+      }
       this.offs.push(
         () => {
           const i = pipeline.taps.indexOf(recorder);
@@ -108,6 +115,7 @@ export class Integrations {
           this.mqtt?.snapshot(s.jpeg);
         }),
         recorder.bus.on('event', (m) => {
+          this.clips?.onEvent(m);
           hooks.announce(m);
           this.mqtt?.event(m);
           this.webhooks?.event(m, () => (this.lastSnapshot?.eventId === m.event.id ? this.lastSnapshot.jpeg : undefined));
@@ -148,6 +156,11 @@ export class Integrations {
       this.offs.push(pipeline.events.on('result', (r) => this.pushState(r, hooks, modelName)));
       mqtt.start();
     }
+  }
+
+  /** The clip ring's size now (the measure script). */
+  clipRing(): { frames: number; bytes: number } | undefined {
+    return this.clips?.ringMemory;
   }
 
   /** Tells MQTT the model changed (discovery lists its labels). */
@@ -196,6 +209,7 @@ export class Integrations {
         byLabel: Object.fromEntries(r?.countsByLabel ?? []),
         droppedJobs: r?.droppedJobs ?? 0,
         deletedByRetention: this.store?.deletedByRetention ?? 0,
+        clips: this.clips ? { written: this.clips.written, dropped: this.clips.dropped, ringFrames: this.clips.ringMemory.frames, ringBytes: this.clips.ringMemory.bytes } : null,
       },
       mqtt: { enabled: !!m, connected: m?.connected ?? false, published: m?.published ?? 0, dropped: m?.dropped ?? 0, reconnects: m?.reconnects ?? 0, commandsRejected: m?.commandsRejected ?? 0, lastError: m?.lastError ?? null },
       webhooks: this.webhooks?.status() ?? [],
@@ -219,6 +233,7 @@ export class Integrations {
     };
     // The open event ends (interrupted) and goes to the sinks like any other.
     await guard('events', () => this.recorder?.close());
+    await guard('clips', () => this.clips?.stop());
     for (const off of this.offs.splice(0)) off();
     // Posts in flight get a moment to finish; a target that hangs does not hold up the stop.
     await guard('webhooks', async () => {

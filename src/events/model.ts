@@ -21,6 +21,8 @@ export interface EventRecord {
   source: string;
   /** Which snapshot files exist (annotated and raw best frame). */
   snapshots: { annotated: boolean; raw: boolean };
+  /** The clip (annotated MJPEG in AVI, from events.preSeconds before to events.postSeconds after), once written. */
+  clip?: { frames: number; fps: number; seconds: number; width: number; height: number };
   /** The daemon stopped (or crashed) while the event was open; `end` is the last frame known. */
   interrupted?: boolean;
 }

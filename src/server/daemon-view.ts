@@ -28,7 +28,7 @@ export interface EventsAccess {
 
 /** How the outward integrations are doing, for /api/status and /metrics. */
 export interface IntegrationsStatus {
-  events: { enabled: boolean; stored: number; bytes: number; open: string | null; paused: boolean; byLabel: Record<string, number>; droppedJobs: number; deletedByRetention: number };
+  events: { enabled: boolean; stored: number; bytes: number; open: string | null; paused: boolean; byLabel: Record<string, number>; droppedJobs: number; deletedByRetention: number; clips: { written: number; dropped: number; ringFrames: number; ringBytes: number } | null };
   mqtt: { enabled: boolean; connected: boolean; published: number; dropped: number; reconnects: number; commandsRejected: number; lastError: string | null };
   webhooks: Array<{ url: string; delivered: number; failed: number; dropped: number; queued: number; lastError: string | null }>;
 }

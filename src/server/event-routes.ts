@@ -1,4 +1,6 @@
+import * as fs from 'node:fs';
 import express, { type Request, type Response, type Router } from 'express';
+import { readMjpegAvi } from '../events/avi';
 import type { DaemonView, EventsAccess } from './daemon-view';
 
 const MAX_LIMIT = 500;
@@ -46,6 +48,35 @@ export function eventRoutes(daemon: DaemonView): Router {
       res.set('Cache-Control', 'private, max-age=3600').type('image/jpeg').sendFile(file);
     });
   }
+
+  router.get('/events/:id/clip.avi', (req, res) => {
+    const events = log(res);
+    if (!events) return;
+    const file = events.snapshotFile(req.params.id, 'clip');
+    if (!file) return void res.status(404).json({ error: `no clip for event ${req.params.id}` });
+    res.set('Cache-Control', 'private, max-age=3600').type('video/x-msvideo').attachment(`${req.params.id}.avi`).sendFile(file);
+  });
+
+  // Browsers do not play AVI: the same JPEGs as a multipart stream, paced at the clip's rate, play in an <img>.
+  router.get('/events/:id/clip.mjpg', async (req, res) => {
+    const events = log(res);
+    if (!events) return;
+    const file = events.snapshotFile(req.params.id, 'clip');
+    if (!file) return void res.status(404).json({ error: `no clip for event ${req.params.id}` });
+    const { fps, frames } = readMjpegAvi(await fs.promises.readFile(file));
+    const boundary = 'edgesightclip';
+    res.writeHead(200, { 'Content-Type': `multipart/x-mixed-replace; boundary=${boundary}`, 'Cache-Control': 'no-store' });
+    let closed = false;
+    res.on('close', () => (closed = true));
+    for (const jpeg of frames) {
+      if (closed) return;
+      res.write(`--${boundary}\r\nContent-Type: image/jpeg\r\nContent-Length: ${jpeg.length}\r\n\r\n`);
+      res.write(jpeg);
+      res.write('\r\n');
+      await new Promise((resolve) => setTimeout(resolve, 1000 / fps));
+    }
+    res.end(`--${boundary}--\r\n`);
+  });
 
   router.delete('/events/:id', (req, res) => {
     const events = log(res);

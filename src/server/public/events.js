@@ -88,10 +88,26 @@ async function open(id) {
   const raw = $('event-raw');
   raw.href = `/api/events/${id}/raw.jpg`;
   raw.hidden = !ev.snapshots.raw;
+  const play = $('event-play');
+  const clip = $('event-clip');
+  play.hidden = clip.hidden = !ev.clip;
+  if (ev.clip) {
+    clip.href = `/api/events/${id}/clip.avi`;
+    play.textContent = `Play clip (${ev.clip.seconds} s)`;
+  }
   dialog.dataset.id = id;
   dialog.showModal();
 }
 
+// The clip plays as a paced multipart JPEG stream in the same <img>; closing the dialog stops it.
+$('event-play').addEventListener('click', () => {
+  const img = $('event-image');
+  img.hidden = false;
+  img.src = `/api/events/${dialog.dataset.id}/clip.mjpg?t=${Date.now()}`;
+});
+dialog.addEventListener('close', () => {
+  $('event-image').src = '';
+});
 $('event-close').addEventListener('click', () => dialog.close());
 $('event-delete').addEventListener('click', async () => {
   const id = dialog.dataset.id;
