@@ -4,6 +4,8 @@ import { readMjpegAvi } from '../events/avi';
 import type { DaemonView, EventsAccess } from './daemon-view';
 
 const MAX_LIMIT = 500;
+/** Clips played at once (each holds its file in memory while it plays). */
+const MAX_CLIP_PLAYS = 4;
 
 /**
  * The event history under /api/events (behind the auth gate): list (newest first, paged,
@@ -11,6 +13,7 @@ const MAX_LIMIT = 500;
  */
 export function eventRoutes(daemon: DaemonView): Router {
   const router = express.Router();
+  let playing = 0;
   const log = (res: Response): EventsAccess | undefined => {
     if (daemon.eventLog) return daemon.eventLog;
     res.status(404).json({ error: 'events are off (events.enabled = false)' });
@@ -63,6 +66,9 @@ export function eventRoutes(daemon: DaemonView): Router {
     if (!events) return;
     const file = events.snapshotFile(req.params.id, 'clip');
     if (!file) return void res.status(404).json({ error: `no clip for event ${req.params.id}` });
+    if (playing >= MAX_CLIP_PLAYS) return void res.status(503).set('Retry-After', '5').json({ error: `${MAX_CLIP_PLAYS} clips are playing already; try again shortly` });
+    playing++;
+    res.on('close', () => playing--);
     const { fps, frames } = readMjpegAvi(await fs.promises.readFile(file));
     const boundary = 'edgesightclip';
     res.writeHead(200, { 'Content-Type': `multipart/x-mixed-replace; boundary=${boundary}`, 'Cache-Control': 'no-store' });
