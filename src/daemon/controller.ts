@@ -19,6 +19,8 @@ import { ensureStateDir, resolveStateDir } from '../server/state-dir';
 import { errorMessage } from '../util/errors';
 import type { Logger } from '../util/logger';
 import { TypedEmitter } from '../util/typed-emitter';
+import { Integrations } from '../events/integrations';
+import { RuntimeSettingsControl } from '../pipeline/runtime-settings';
 import { createDaemonView, modelInfo } from './daemon-view-adapter';
 import { formatReport, gatherReport } from './doctor';
 import { ModelHandoff } from './model-handoff';
@@ -51,11 +53,15 @@ export class DaemonController {
   private timers: NodeJS.Timeout[] = [];
   private stopping: Promise<void> | undefined;
   private stateLock: StateLock | undefined;
+  /** Events, MQTT and webhooks (src/events). */
+  integrations: Integrations | undefined;
 
   constructor(
     private readonly config: Config,
     private readonly log: Logger,
     env: NodeJS.ProcessEnv = process.env,
+    /** Shorter webhook back-off and MQTT reconnect wait (tests, the measure script). */
+    private readonly integrationTuning: { webhookBackoffMs?: number; mqttReconnectMs?: number } = {},
   ) {
     this.stateDir = resolveStateDir(config, env);
     this.notifier = new SystemdNotifier(env, log.child({ component: 'systemd' }));
@@ -63,6 +69,9 @@ export class DaemonController {
 
   async start(): Promise<Pipeline> {
     const { config, log } = this;
+    // Events, MQTT and webhook settings are checked before anything is taken (exit 2).
+    const integrations = new Integrations(config, this.stateDir, log.child({ component: 'integrations' }), this.integrationTuning);
+    integrations.check();
     // Before anything in the state directory is read or cleared: it must be usable, and ours
     // alone (a second daemon would empty the first one's upload staging area).
     ensureStateDir(this.stateDir);
@@ -103,6 +112,23 @@ export class DaemonController {
     this.forwardSourceHealth(source, pipeline);
     const dataset = await this.openDataset(pipeline, source.description);
 
+    // Event sinks run off the recorder's events: none of them is on the frame path.
+    const settingsControl = new RuntimeSettingsControl(pipeline);
+    let sourceNow = source.description;
+    pipeline.events.on('source', (s) => (sourceNow = s.description));
+    await integrations.start({
+      pipeline,
+      applySettings: (patch) => {
+        const now = settingsControl.apply(patch);
+        log.info({ settings: patch }, 'settings changed (MQTT command)');
+        this.events.emit('settings', now);
+        return now;
+      },
+      announce: (message) => this.events.emit('event', message),
+      source: () => sourceNow,
+    });
+    this.integrations = integrations;
+
     const handoff = new ModelHandoff(store, { swap: (next) => this.swapModel(pipeline, next), servingDir: () => pipeline.classifier.loaded.dir }, modelLog, { backend: config['model.backend'], threads: config['model.threads'] });
     this.handoff = handoff;
     const installModel = async (dir: string, origin: string) => {
@@ -124,6 +150,8 @@ export class DaemonController {
         rollbackModel: async () => modelInfo(await handoff.rollback()),
         uploadRoot: path.join(this.stateDir, 'incoming'),
         dataset,
+        eventLog: integrations.access(),
+        integrations: () => integrations.status(),
         log,
       });
       this.server = new DashboardServer(view, {
@@ -200,6 +228,7 @@ export class DaemonController {
     const old = pipeline.replaceModel(next, decisions);
     this.classifier = next;
     this.events.emit('model', modelInfo(next));
+    this.integrations?.modelChanged();
     return old;
   }
 
@@ -284,6 +313,7 @@ export class DaemonController {
       const pipelineStopped = this.pipeline?.stop().catch((err: unknown) => this.log.error({ err: errorMessage(err) }, 'pipeline stop failed'));
       await this.source?.close().catch((err: unknown) => this.log.error({ err: errorMessage(err) }, 'source close failed'));
       await pipelineStopped;
+      await this.integrations?.stop().catch((err: unknown) => this.log.error({ err: errorMessage(err) }, 'integrations stop failed'));
       this.classifier?.dispose();
       this.notifier.close();
       this.stateLock?.release();

@@ -3,7 +3,7 @@ import type { DatasetView } from '../dataset/types';
 import type { Classifier } from '../model/classifier';
 import type { Pipeline } from '../pipeline/pipeline';
 import { RuntimeSettingsControl } from '../pipeline/runtime-settings';
-import type { DaemonEvents, DaemonView, ModelInfo, SourceStatus } from '../server/daemon-view';
+import type { DaemonEvents, DaemonView, EventsAccess, IntegrationsStatus, ModelInfo, SourceStatus } from '../server/daemon-view';
 import type { Logger } from '../util/logger';
 import type { TypedEmitter } from '../util/typed-emitter';
 
@@ -16,6 +16,8 @@ export interface ViewParts {
   rollbackModel(): Promise<ModelInfo>;
   uploadRoot: string;
   dataset: DatasetView;
+  eventLog?: EventsAccess;
+  integrations?(): IntegrationsStatus;
   log: Logger;
 }
 
@@ -67,5 +69,7 @@ export function createDaemonView(parts: ViewParts): DaemonView {
     rollbackModel: parts.rollbackModel,
     uploadRoot: parts.uploadRoot,
     dataset: parts.dataset,
+    eventLog: parts.eventLog,
+    integrations: parts.integrations,
   };
 }

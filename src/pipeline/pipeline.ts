@@ -42,6 +42,15 @@ export interface EncodedFrame {
   jpeg: Buffer;
 }
 
+/**
+ * Sees each classified frame's raw pixels, synchronously, before anything is drawn on them.
+ * It must not keep `mat`: one that wants the pixels takes `mat.copy()` (a memcpy) and keeps
+ * the work cheap, since it runs on the frame path. Used by the events recorder for best frames.
+ */
+export interface FrameObserver {
+  offer(result: FrameResult, mat: Mat): void;
+}
+
 export type SourceState = 'open' | 'reconnecting' | 'ended' | 'error' | 'closed';
 
 export interface PipelineEvents extends Record<string, unknown> {
@@ -113,6 +122,8 @@ export class Pipeline {
   /** Swapped as a pair by replaceModel (a new model may have other labels). */
   classifier: Classifier;
   decisions: DecisionMaker;
+  /** Observers offered each classified frame before drawing (see FrameObserver); a failing one is logged, never fatal. */
+  readonly observers: FrameObserver[] = [];
 
   private running = false;
   /** Frames waiting for the classifier, oldest first: at most one, or batchLimit for an on-demand source. */
@@ -386,6 +397,13 @@ export class Pipeline {
       try {
         const result = this.process(frame, decisions.decide(batch.scores[i]), frame.shrinkMs + valuesMs, inferMs);
         this.lastDecision = result;
+        for (const observer of this.observers) {
+          try {
+            observer.offer(result, frame.mat);
+          } catch (err) {
+            log.error({ seq: frame.seq, err: errorMessage(err) }, 'a frame observer failed');
+          }
+        }
         // Drawing and encoding are for viewers: skipped while nobody asked for pictures, while
         // the previous picture is still encoding, and above the stream's frame rate (such a
         // frame's result still goes out, without a picture).

@@ -6,6 +6,7 @@ import type { Logger } from '../util/logger';
 import { apiRoutes, type ApiDeps } from './api-routes';
 import type { Authenticator } from './auth';
 import { authRoutes, requireAuth } from './auth-routes';
+import { eventRoutes } from './event-routes';
 import type { DaemonMetrics } from './metrics';
 import { originAllowed } from './origin';
 import { pictureRoutes } from './picture-routes';
@@ -68,6 +69,7 @@ export function createHttpApp(deps: AppDeps): Express {
   app.use(authRoutes(auth, publicDir));
   app.use(requireAuth(auth));
 
+  app.use('/api', eventRoutes(daemon));
   app.use('/api', apiRoutes(deps));
   app.get('/metrics', async (_req, res) => {
     res.type(metrics.contentType).send(await metrics.text());

@@ -78,6 +78,8 @@ export class LiveChannel {
       daemon.events.on('model', (model) => this.io.emit('model', model)),
       daemon.events.on('modelRejected', (rejected) => this.io.emit('modelRejected', rejected)),
       daemon.events.on('dataset', (notice) => this.io.emit('dataset', notice)),
+      daemon.events.on('event', (message) => this.io.emit('event', message)),
+      daemon.events.on('settings', (settings) => this.io.emit('settings', settings)),
     );
     this.statusTimer = setInterval(() => {
       if (this.io.of('/').sockets.size === 0) return;

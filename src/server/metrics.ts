@@ -1,5 +1,6 @@
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
 import type { DaemonView } from './daemon-view';
+import { registerEventMetrics } from './event-metrics';
 import type { ViewerHub } from './viewer-hub';
 
 /**
@@ -73,6 +74,7 @@ export class DaemonMetrics {
         this.set({ name: m.name, version: m.version, backend: daemon.backend() }, 1);
       },
     });
+    registerEventMetrics(this.registry, daemon);
     this.unsubscribe = daemon.feed.events.on('result', (r) => this.inferSeconds.observe(r.timings.infer / 1000));
   }
 

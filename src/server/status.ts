@@ -1,4 +1,4 @@
-import type { DaemonView } from './daemon-view';
+import type { DaemonView, IntegrationsStatus } from './daemon-view';
 import { cpuTemperatureC } from './system-info';
 import type { ViewerHub } from './viewer-hub';
 import { roundTo } from '../util/round';
@@ -21,6 +21,8 @@ export interface DaemonStatus {
   tensors: number;
   rssMB: number;
   cpuTemperatureC: number | null;
+  /** Events, MQTT and webhooks (failures show here). */
+  integrations?: IntegrationsStatus;
 }
 
 /** One status shape for GET /api/status and the live channel's `status` event. */
@@ -41,6 +43,7 @@ export function buildStatus(daemon: DaemonView, hub: ViewerHub, temperature: num
     tensors: daemon.tensors(),
     rssMB: Math.round(process.memoryUsage.rss() / 1048576),
     cpuTemperatureC: temperature,
+    integrations: daemon.integrations?.(),
   };
 }
 

@@ -19,7 +19,7 @@ export function createLogger(level: LogLevel = 'info', format: LogFormat = 'auto
       base: undefined,
       // Secrets that could reach a log line through an object (a handshake, request headers).
       redact: {
-        paths: ['token', '*.token', 'password', '*.password', 'auth.token', 'authorization', '*.authorization', 'headers.authorization', 'headers.cookie', 'cookie', '*.cookie', 'server.password', '["server.password"]'],
+        paths: ['token', '*.token', 'password', '*.password', 'auth.token', 'authorization', '*.authorization', 'headers.authorization', 'headers.cookie', 'cookie', '*.cookie', 'server.password', '["server.password"]', 'secret', '*.secret', '["mqtt.password"]', '["webhooks.secret"]'],
         censor: '[redacted]',
       },
     },

@@ -72,6 +72,8 @@ socket.on('modelRejected', (rejected) => {
   $('model-message').textContent = `new model refused (${rejected.origin}): ${rejected.error}`;
 });
 socket.on('status', showStatus);
+// The events list (events.js) listens for these.
+socket.on('event', (message) => window.dispatchEvent(new CustomEvent('edgesight:event', { detail: message })));
 
 socket.on('frame', async (meta, jpeg, ack) => {
   try {
