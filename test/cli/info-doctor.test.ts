@@ -1,6 +1,6 @@
 import { strict as assert } from 'node:assert';
 import { spawnSync } from 'node:child_process';
-import { cliPath, defaultModelDir, runCli, teachableMachineFixture } from '../helpers/fixtures';
+import { cliPath, defaultModelDir, runCli, teachableMachineFixture, tempDir } from '../helpers/fixtures';
 
 describe('edgesight info and doctor', function () {
   this.timeout(120_000);
@@ -36,9 +36,11 @@ describe('edgesight info and doctor', function () {
   });
 
   it('info names a directory that is not a package', () => {
-    const result = runCli(['info', '/tmp']);
+    // A fresh empty folder: /tmp itself may hold a stray model file another program left there.
+    const empty = tempDir();
+    const result = runCli(['info', empty]);
     assert.equal(result.code, 3);
-    assert.equal(result.stderr.trim(), 'edgesight: model package: /tmp/model.json: is missing');
+    assert.equal(result.stderr.trim(), `edgesight: model package: ${empty}/model.json: is missing`);
   });
 
   it('doctor reports OpenCV, the TF.js backend, cameras and the model', () => {
