@@ -57,7 +57,7 @@ describe('edgesight run (end to end)', function () {
     const daemon = startDaemon(['--set', 'pipeline.reportEverySeconds=1']);
     try {
       await daemon.waitFor((l) => /doctor: opencv\s+ok/.test(l.msg), 60_000);
-      await daemon.waitFor((l) => /model edgesight-digits \S+ loaded on TF\.js backend/.test(l.msg), 60_000);
+      await daemon.waitFor((l) => /model edgesight-digits \S+ loaded: engine \S+.*, TF\.js backend (wasm|tensorflow|cpu)/.test(l.msg), 60_000);
       await daemon.waitFor((l) => /using the built-in demo scene|using camera/.test(l.msg), 60_000);
       // Collect a few seconds of reports and check the label against the demo's truth.
       const reports: LogLine[] = [];
