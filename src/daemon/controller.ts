@@ -205,7 +205,7 @@ export class DaemonController {
       log,
     );
     this.dataset = dataset;
-    pipeline.setTap(dataset);
+    pipeline.taps.push(dataset);
     const summary = dataset.summary();
     if (summary.total > 0 || config['dataset.hardExamples']) log.info(`dataset: ${summary.total} samples in ${store.dir} (${(summary.bytes / 1048576).toFixed(1)} of ${config['dataset.maxMB']} MB)${config['dataset.hardExamples'] ? '; keeping hard examples' : ''}`);
     return dataset;

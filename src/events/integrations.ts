@@ -99,7 +99,7 @@ export class Integrations {
         source: hooks.source,
       });
       this.recorder = recorder;
-      pipeline.observers.push(recorder);
+      pipeline.taps.push(recorder);
       if (config['events.clips']) {
         const clips = new ClipRecorder(pipeline, store, { preSeconds: config['events.preSeconds'], postSeconds: config['events.postSeconds'], minSeconds: config['events.minSeconds'], fps: config['events.clipFps'], maxSeconds: config['events.clipMaxSeconds'] }, log.child({ component: 'clips' }));
         this.clips = clips;
@@ -107,8 +107,8 @@ export class Integrations {
       }
       this.offs.push(
         () => {
-          const i = pipeline.observers.indexOf(recorder);
-          if (i >= 0) pipeline.observers.splice(i, 1);
+          const i = pipeline.taps.indexOf(recorder);
+          if (i >= 0) pipeline.taps.splice(i, 1);
         },
         recorder.bus.on('snapshot', (s) => {
           this.lastSnapshot = s;

@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import type { FrameResult, FrameObserver } from '../pipeline/pipeline';
+import type { FrameResult, FrameTap } from '../pipeline/pipeline';
 import { errorMessage } from '../util/errors';
 import type { Logger } from '../util/logger';
 import { TypedEmitter } from '../util/typed-emitter';
@@ -39,12 +39,12 @@ interface KeptFrame {
 type Job = { kind: 'start' | 'end'; record: EventRecord; frame?: KeptFrame } | { kind: 'snapshot'; frame: KeptFrame; resolve(jpeg: Buffer): void; reject(err: Error): void };
 
 /**
- * Turns the pipeline's classified frames into events: a FrameObserver whose frame-path work is the
- * cutter's O(1) step plus, when a frame is its run's new best, one copy of its pixels (the
- * previous best copy is freed: at most two copies are held). Encoding (on the thread pool),
+ * Turns the pipeline's classified frames into events: a FrameTap whose frame-path work is the
+ * cutter's O(1) step plus, when a frame is its run's new best, keeping its pixels (the frame's
+ * own Mat when the stream does not draw on it, else a copy; the previous best is freed). Encoding (on the thread pool),
  * drawing the annotated copy and writing files happen in a bounded job queue, off the frame path.
  */
-export class EventRecorder implements FrameObserver {
+export class EventRecorder implements FrameTap {
   readonly bus = new TypedEmitter<RecorderEvents>();
   readonly countsByLabel = new Map<string, number>();
   private readonly cutter: EventCutter;
@@ -54,6 +54,8 @@ export class EventRecorder implements FrameObserver {
   private open: EventRecord | undefined;
   private paused = false;
   private snapshotWanted: Array<{ resolve(jpeg: Buffer): void; reject(err: Error): void }> = [];
+  /** What wants() said the current frame's pixels are for; take() follows it. */
+  private pending: { snapshot: boolean; best: boolean; started: Run | undefined } = { snapshot: false, best: false, started: undefined };
 
   constructor(private readonly options: RecorderOptions) {
     this.cutter = new EventCutter(options.cutter);
@@ -76,19 +78,14 @@ export class EventRecorder implements FrameObserver {
     return this.open;
   }
 
-  offer(result: FrameResult, mat: Mat): void {
-    if (this.snapshotWanted.length) {
-      const waiting = this.snapshotWanted;
-      this.snapshotWanted = [];
-      const frame = { mat: mat.copy(), result };
-      this.jobs.push({
-        kind: 'snapshot',
-        frame,
-        resolve: (jpeg) => waiting.forEach((w) => w.resolve(jpeg)),
-        reject: (err) => waiting.forEach((w) => w.reject(err)),
-      });
-    }
-    if (this.paused) return;
+  /**
+   * The cutter's step for every classified frame; true when this frame's pixels are wanted (a
+   * snapshot was asked for, or it is its run's new best). An event that starts on such a frame
+   * begins in take(), once its best frame is there.
+   */
+  wants(result: FrameResult): boolean {
+    this.pending = { snapshot: this.snapshotWanted.length > 0, best: false, started: undefined };
+    if (this.paused) return this.pending.snapshot;
     const d = result.decision;
     const outcome = this.cutter.feed({ label: d.label, confidence: d.confidence, uncertain: d.uncertain, at: result.capturedAt });
     if (outcome.ended) this.finish(outcome.ended);
@@ -96,11 +93,33 @@ export class EventRecorder implements FrameObserver {
       releaseKept(this.best);
       this.best = undefined;
     }
-    if (outcome.peak && this.options.snapshots) {
-      releaseKept(this.best);
-      this.best = { mat: mat.copy(), result };
+    this.pending.best = outcome.peak && this.options.snapshots;
+    if (outcome.started) {
+      if (this.pending.best) this.pending.started = outcome.started;
+      else this.begin(outcome.started, result);
     }
-    if (outcome.started) this.begin(outcome.started, result);
+    return this.pending.snapshot || this.pending.best;
+  }
+
+  /** Keeps the pixels wanted() asked for: the asked-for snapshot and/or the run's new best frame. */
+  take(mat: Mat, result: FrameResult): void {
+    const { snapshot, best, started } = this.pending;
+    if (snapshot) {
+      const waiting = this.snapshotWanted;
+      this.snapshotWanted = [];
+      this.jobs.push({
+        kind: 'snapshot',
+        // The one Mat serves the best frame when both want it; the snapshot then gets a copy.
+        frame: { mat: best ? mat.copy() : mat, result },
+        resolve: (jpeg) => waiting.forEach((w) => w.resolve(jpeg)),
+        reject: (err) => waiting.forEach((w) => w.reject(err)),
+      });
+    }
+    if (best) {
+      releaseKept(this.best);
+      this.best = { mat, result };
+      if (started) this.begin(started, result);
+    }
   }
 
   /** Encodes the next classified frame (annotated) and resolves with its JPEG; also sent as a `snapshot`. */

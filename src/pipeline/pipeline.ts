@@ -26,10 +26,11 @@ export interface FrameResult {
 }
 
 /**
- * Something that keeps some raw frames (a dataset recorder). `wants` is asked on the main thread
- * for every classified frame and must answer at once; when it says yes, `take` receives the
- * frame's pixels before anything is drawn on them, as a Mat the tap now owns and must release.
- * `take` must not block: whatever it does with the pixels (encode, write) goes off the frame path.
+ * Something that keeps some raw frames (the dataset's samples, the events' best frames). `wants`
+ * is asked on the main thread for every classified frame and must answer at once; when it says
+ * yes, `take` receives the frame's pixels before anything is drawn on them, as a Mat the tap now
+ * owns and must release. `take` must not block: whatever it does with the pixels (encode,
+ * write) goes off the frame path.
  */
 export interface FrameTap {
   wants(result: FrameResult): boolean;
@@ -40,15 +41,6 @@ export interface FrameTap {
 export interface EncodedFrame {
   result: FrameResult;
   jpeg: Buffer;
-}
-
-/**
- * Sees each classified frame's raw pixels, synchronously, before anything is drawn on them.
- * It must not keep `mat`: one that wants the pixels takes `mat.copy()` (a memcpy) and keeps
- * the work cheap, since it runs on the frame path. Used by the events recorder for best frames.
- */
-export interface FrameObserver {
-  offer(result: FrameResult, mat: Mat): void;
 }
 
 export type SourceState = 'open' | 'reconnecting' | 'ended' | 'error' | 'closed';
@@ -122,8 +114,8 @@ export class Pipeline {
   /** Swapped as a pair by replaceModel (a new model may have other labels). */
   classifier: Classifier;
   decisions: DecisionMaker;
-  /** Observers offered each classified frame before drawing (see FrameObserver); a failing one is logged, never fatal. */
-  readonly observers: FrameObserver[] = [];
+  /** Taps offered each classified frame before drawing (see FrameTap); a failing one is logged, never fatal. */
+  readonly taps: FrameTap[] = [];
 
   private running = false;
   /** Frames waiting for the classifier, oldest first: at most one, or batchLimit for an on-demand source. */
@@ -144,7 +136,6 @@ export class Pipeline {
   private streamCreditAt = 0;
   private loops: Promise<void> | undefined;
   private lastDecision: FrameResult | undefined;
-  private tap: FrameTap | undefined;
 
   constructor(private readonly options: PipelineOptions) {
     this.overlayEnabled = options.overlay;
@@ -167,11 +158,6 @@ export class Pipeline {
     this.classifier = classifier;
     this.decisions = decisions;
     return old;
-  }
-
-  /** Sets (or with undefined removes) the one frame tap. */
-  setTap(tap: FrameTap | undefined): void {
-    this.tap = tap;
   }
 
   get latest(): FrameResult | undefined {
@@ -397,18 +383,11 @@ export class Pipeline {
       try {
         const result = this.process(frame, decisions.decide(batch.scores[i]), frame.shrinkMs + valuesMs, inferMs);
         this.lastDecision = result;
-        for (const observer of this.observers) {
-          try {
-            observer.offer(result, frame.mat);
-          } catch (err) {
-            log.error({ seq: frame.seq, err: errorMessage(err) }, 'a frame observer failed');
-          }
-        }
         // Drawing and encoding are for viewers: skipped while nobody asked for pictures, while
         // the previous picture is still encoding, and above the stream's frame rate (such a
         // frame's result still goes out, without a picture).
         const drawn = this.jpegConsumers > 0 && !this.encodeInFlight && this.streamDue();
-        this.offerToTap(frame, result, drawn);
+        this.offerToTaps(frame, result, drawn);
         if (drawn) {
           this.annotate(frame.mat, result);
           this.encode(frame.mat, result);
@@ -422,21 +401,34 @@ export class Pipeline {
   }
 
   /**
-   * Gives the raw frame to the tap when it wants it, before anything is drawn: the frame's own
-   * Mat when nobody else needs it (no copy), else a copy (a memcpy; the stream keeps the original).
+   * Gives the raw frame to each tap that wants it, before anything is drawn. The last one takes
+   * the frame's own Mat when the stream does not draw on it (no copy); the others, and all of
+   * them when it does, take a copy (a memcpy). Nothing is copied for a frame nobody wants.
    */
-  private offerToTap(frame: PendingFrame, result: FrameResult, drawn: boolean): void {
-    const tap = this.tap;
-    if (!tap) return;
-    let mat: Mat | undefined;
+  private offerToTaps(frame: PendingFrame, result: FrameResult, drawn: boolean): void {
+    let wanting: FrameTap | undefined;
+    for (const tap of this.taps) {
+      let wants = false;
+      try {
+        wants = tap.wants(result);
+      } catch (err) {
+        this.options.log.error({ seq: frame.seq, err: errorMessage(err) }, 'a frame tap failed');
+      }
+      if (!wants) continue;
+      if (wanting) this.hand(wanting, frame, result, true);
+      wanting = tap;
+    }
+    if (wanting) this.hand(wanting, frame, result, drawn);
+  }
+
+  private hand(tap: FrameTap, frame: PendingFrame, result: FrameResult, copy: boolean): void {
     try {
-      if (!tap.wants(result)) return;
-      mat = drawn ? frame.mat.copy() : frame.mat;
-      if (!drawn) frame.tapped = true;
+      const mat = copy ? frame.mat.copy() : frame.mat;
+      if (!copy) frame.tapped = true;
       tap.take(mat, result);
     } catch (err) {
       // A tap that fails must not cost the frame; it owned the Mat once take was called.
-      this.options.log.error({ seq: frame.seq, err: errorMessage(err) }, 'frame tap failed');
+      this.options.log.error({ seq: frame.seq, err: errorMessage(err) }, 'a frame tap failed');
     }
   }
 
