@@ -56,7 +56,7 @@ export class OpenCvEngine implements InferenceEngine {
 
   run(input: Float32Array, count: number): Float32Array {
     if (this.pending > 0) throw new Error('OpenCV DNN: a synchronous run while an asynchronous one is in flight on the same network');
-    const images = this.views(input, count);
+    const { images, bytes } = this.views(input, count);
     let blob: Mat | undefined;
     let out: Mat | undefined;
     try {
@@ -68,6 +68,8 @@ export class OpenCvEngine implements InferenceEngine {
       for (const m of images) m.release();
       blob?.release();
       out?.release();
+      // The Mats viewed these bytes: they stay referenced until the Mats are gone.
+      void bytes;
     }
   }
 
@@ -79,7 +81,7 @@ export class OpenCvEngine implements InferenceEngine {
   }
 
   private async runOnPool(input: Float32Array, count: number): Promise<Float32Array> {
-    const images = this.views(input, count);
+    const { images, bytes } = this.views(input, count);
     let blob: Mat | undefined;
     let out: Mat | undefined;
     try {
@@ -91,20 +93,25 @@ export class OpenCvEngine implements InferenceEngine {
       for (const m of images) m.release();
       blob?.release();
       out?.release();
+      // The Mats viewed these bytes: they stay referenced until the Mats are gone.
+      void bytes;
     }
   }
 
   /**
-   * One Mat per image over the caller's values (no copy). The Mats must not outlive `input`:
-   * they are released before the run returns, and `input` is the caller's to keep unchanged until then.
+   * One Mat per image over the caller's values, without a copy: the binding's
+   * `new Mat(rows, cols, type, buffer)` wraps the memory, where `new Mat(buffer, rows, cols,
+   * type)` copies it (checked: a write to the buffer shows through the first only). The Mats
+   * must not outlive the bytes: they are released before the run returns, and `input` is the
+   * caller's to keep unchanged until then.
    */
-  private views(input: Float32Array, count: number): Mat[] {
+  private views(input: Float32Array, count: number): { images: Mat[]; bytes: Buffer } {
     const [h, w] = this.input;
     if (input.length < count * (this.bytesPerImage / 4)) throw new Error(`input holds ${input.length} values, ${count} images need ${count * (this.bytesPerImage / 4)}`);
     const bytes = Buffer.from(input.buffer, input.byteOffset, count * this.bytesPerImage);
     const images: Mat[] = [];
-    for (let i = 0; i < count; i++) images.push(new cv.Mat(bytes.subarray(i * this.bytesPerImage, (i + 1) * this.bytesPerImage), h, w, this.matType));
-    return images;
+    for (let i = 0; i < count; i++) images.push(new cv.Mat(h, w, this.matType, bytes.subarray(i * this.bytesPerImage, (i + 1) * this.bytesPerImage)));
+    return { images, bytes };
   }
 
   private scoresOf(out: Mat, count: number): Float32Array {
