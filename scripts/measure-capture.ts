@@ -9,13 +9,10 @@
  */
 import { startTestDaemon, sleep, type TestDaemon } from '../test/helpers/daemon';
 import { LiveClient } from '../test/helpers/live-client';
+import { spreadOf } from '../src/bench/samples';
 
 const SECONDS = 8;
 
-function percentile(values: number[], p: number): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  return sorted[Math.min(sorted.length - 1, Math.floor(p * sorted.length))] ?? NaN;
-}
 
 async function measure(d: TestDaemon, viewer: LiveClient, withCapture: boolean): Promise<string> {
   const stats = d.daemon.pipeline!.stats;
@@ -40,7 +37,7 @@ async function measure(d: TestDaemon, viewer: LiveClient, withCapture: boolean):
   const latencies = viewer.frames.map((f) => f.receivedAt - f.meta.capturedAt);
   const line =
     `${(classified / seconds).toFixed(1)} classified/s, ${(latencies.length / seconds).toFixed(1)} frames/s at the viewer, ` +
-    `latency median ${percentile(latencies, 0.5)} ms p95 ${percentile(latencies, 0.95)} ms, pipeline mean ${stats.latencyMs.toFixed(1)} ms; ` +
+    `latency median ${spreadOf(latencies).median} ms p95 ${spreadOf(latencies).p95} ms, pipeline mean ${stats.latencyMs.toFixed(1)} ms; ` +
     `${((saved - savedBefore) / seconds).toFixed(1)} samples saved/s`;
   capturing = false;
   await bursts;

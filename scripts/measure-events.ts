@@ -15,14 +15,11 @@ import { writePaperDigitClip } from '../src/bench/clip';
 import { sleep } from '../test/helpers/daemon';
 import { tempDir } from '../test/helpers/fixtures';
 import { Broker, freePort, startEventsDaemon } from '../test/helpers/mosquitto';
+import { spreadOf } from '../src/bench/samples';
 
 const WARMUP_S = 2;
 const SECONDS = Number(process.env.MEASURE_SECONDS ?? 10);
 
-function percentile(values: number[], p: number): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  return sorted[Math.min(sorted.length - 1, Math.floor(p * sorted.length))] ?? NaN;
-}
 
 async function server(answer: (res: http.ServerResponse) => void): Promise<{ url: string; hits: () => number; close(): Promise<void> }> {
   let hits = 0;
@@ -60,8 +57,8 @@ async function measure(name: string, flags: Record<string, unknown>): Promise<{ 
   off();
   const s = d.daemon.integrations!.status();
   await d.stop();
-  const p50 = percentile(latencies, 0.5);
-  const p95 = percentile(latencies, 0.95);
+  const p50 = spreadOf(latencies).median;
+  const p95 = spreadOf(latencies).p95;
   const events = Object.values(s.events.byLabel).reduce((a, b) => a + b, 0);
   const hooks = s.webhooks.map((w) => `${w.delivered} ok/${w.failed} failed/${w.dropped} dropped/${w.queued} queued`).join('; ');
   console.log(

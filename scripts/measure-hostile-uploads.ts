@@ -16,6 +16,7 @@ import { startTestDaemon, sleep, type TestDaemon } from '../test/helpers/daemon'
 import { defaultModelEntries, deflatedZeros, honestEntry, longestStall, multipartParts, postInChunks, zipBytes, type RawZipEntry } from '../test/helpers/hostile-uploads';
 import { LiveClient } from '../test/helpers/live-client';
 import { digitsPackage, editJson, writeBlackPng } from '../test/helpers/model-packages';
+import { spreadOf } from '../src/bench/samples';
 
 const SECONDS = 6;
 const BOUNDARY = 'measure-boundary';
@@ -74,10 +75,6 @@ const hostileBodies: Record<string, () => Promise<Body>> = {
   },
 };
 
-function percentile(values: number[], p: number): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  return sorted[Math.min(sorted.length - 1, Math.floor(p * sorted.length))] ?? NaN;
-}
 
 /**
  * Runs in the uploader process: builds the body, says it is ready, then on the parent's word
@@ -124,7 +121,7 @@ async function window(d: TestDaemon, viewer: LiveClient, work: () => Promise<num
   const { result: uploads, stallMs } = await longestStall(work);
   const seconds = (performance.now() - started) / 1000;
   const latencies = viewer.frames.map((f) => f.receivedAt - f.meta.capturedAt);
-  return `${((stats.classified - classified) / seconds).toFixed(1)} frames/s, latency median ${percentile(latencies, 0.5)} ms p95 ${percentile(latencies, 0.95)} ms, longest stall ${Math.round(stallMs)} ms, ${uploads} uploads`;
+  return `${((stats.classified - classified) / seconds).toFixed(1)} frames/s, latency median ${spreadOf(latencies).median} ms p95 ${spreadOf(latencies).p95} ms, longest stall ${Math.round(stallMs)} ms, ${uploads} uploads`;
 }
 
 async function main(): Promise<void> {

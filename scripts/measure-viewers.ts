@@ -7,13 +7,10 @@
  */
 import { startTestDaemon, sleep } from '../test/helpers/daemon';
 import { LiveClient } from '../test/helpers/live-client';
+import { spreadOf } from '../src/bench/samples';
 
 const SECONDS = 5;
 
-function percentile(values: number[], p: number): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  return sorted[Math.min(sorted.length - 1, Math.floor(p * sorted.length))] ?? NaN;
-}
 
 async function main(): Promise<void> {
   const d = await startTestDaemon({ 'stream.maxFps': 0 });
@@ -35,7 +32,7 @@ async function main(): Promise<void> {
     const perViewer = Math.round(latencies.length / n);
     console.log(
       `${n} fast viewer(s) + 1 slow: ${classified} classified, ${perViewer} frames per fast viewer, ` +
-        `capture-to-client latency median ${percentile(latencies, 0.5)} ms, p95 ${percentile(latencies, 0.95)} ms; slow viewer got ${slow.frames.length}`,
+        `capture-to-client latency median ${spreadOf(latencies).median} ms, p95 ${spreadOf(latencies).p95} ms; slow viewer got ${slow.frames.length}`,
     );
     for (const c of [...fast, slow]) c.close();
     await sleep(500);

@@ -38,7 +38,11 @@ export function clipTruth(seq: number): string {
  * The real daemon in this process: the default model, a real clip played at its own 30 fps in
  * a loop, and the dashboard server on a free loopback port with a fresh state directory.
  */
-export async function startTestDaemon(overrides: Partial<Record<ConfigKey, unknown>> = {}, log: Logger = silentLogger()): Promise<TestDaemon> {
+export async function startTestDaemon(
+  overrides: Partial<Record<ConfigKey, unknown>> = {},
+  log: Logger = silentLogger(),
+  integrationTuning: ConstructorParameters<typeof DaemonController>[3] = {},
+): Promise<TestDaemon> {
   const config = loadConfig({
     flags: {
       source: thirtyFpsClip().file,
@@ -52,7 +56,7 @@ export async function startTestDaemon(overrides: Partial<Record<ConfigKey, unkno
     },
   });
   const stateDir = config['state.dir'];
-  const daemon = new DaemonController(config, log);
+  const daemon = new DaemonController(config, log, process.env, integrationTuning);
   try {
     await daemon.start();
   } catch (err) {

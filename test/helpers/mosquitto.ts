@@ -3,11 +3,9 @@ import * as fs from 'node:fs';
 import * as net from 'node:net';
 import * as path from 'node:path';
 import { connect, type MqttClient } from 'mqtt';
-import { loadConfig } from '../../src/config/load';
 import type { ConfigKey } from '../../src/config/schema';
-import { DaemonController } from '../../src/daemon/controller';
 import { silentLogger, type Logger } from '../../src/util/logger';
-import { thirtyFpsClip, waitUntil, type TestDaemon } from './daemon';
+import { startTestDaemon, waitUntil, type TestDaemon } from './daemon';
 import { tempDir } from './fixtures';
 
 /** A free loopback TCP port (bound then released). */
@@ -140,32 +138,7 @@ export function capturingLogger(): { log: Logger; lines: Array<Record<string, un
   return { log, lines };
 }
 
-/** The real daemon (as startTestDaemon) with short MQTT reconnect and webhook back-off waits. */
-export async function startEventsDaemon(overrides: Partial<Record<ConfigKey, unknown>>, log: Logger = silentLogger()): Promise<TestDaemon> {
-  const config = loadConfig({
-    flags: {
-      source: thirtyFpsClip().file,
-      'server.host': '127.0.0.1',
-      'server.port': 0,
-      'state.dir': tempDir('edgesight-state-'),
-      'log.level': 'silent',
-      'pipeline.reportEverySeconds': 0,
-      'stream.maxFps': 0,
-      'events.minSeconds': 0.2,
-      'events.cooldownSeconds': 0,
-      ...overrides,
-    },
-  });
-  const stateDir = config['state.dir'];
-  const daemon = new DaemonController(config, log, {}, { webhookBackoffMs: 100, mqttReconnectMs: 300 });
-  try {
-    await daemon.start();
-  } catch (err) {
-    await daemon.stop();
-    throw err;
-  }
-  const base = `http://127.0.0.1:${daemon.serverPort}`;
-  const tokenFile = path.join(stateDir, 'token');
-  const token = fs.existsSync(tokenFile) ? fs.readFileSync(tokenFile, 'utf8').trim() : '';
-  return { daemon, base, token, stateDir, authHeaders: { Authorization: `Bearer ${token}` }, stop: () => daemon.stop() };
+/** The real daemon (startTestDaemon) with events cut quickly and short MQTT reconnect and webhook back-off waits. */
+export function startEventsDaemon(overrides: Partial<Record<ConfigKey, unknown>>, log: Logger = silentLogger()): Promise<TestDaemon> {
+  return startTestDaemon({ 'events.minSeconds': 0.2, 'events.cooldownSeconds': 0, ...overrides }, log, { webhookBackoffMs: 100, mqttReconnectMs: 300 });
 }
