@@ -1,6 +1,6 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { PACKAGE_LIMITS } from './package-limits';
+import { PACKAGE_LIMITS } from '../model/package-limits';
 
 export interface FolderScan {
   /** Names, sizes and times of everything in the folder: unchanged between two looks means the copy settled. */

@@ -4,9 +4,7 @@ import { METADATA_JSON } from '../model/package-io';
 import { checkPackageShape, holdsModel } from '../model/package-layout';
 import { ModelPackageError } from '../util/errors';
 import { copyPackageVerified, syncDir } from './package-copy';
-import { PACKAGE_LIMITS } from './package-limits';
 
-export { PACKAGE_LIMITS };
 
 const STAGING = '.staging-';
 /** The previous package on its way out (install). */

@@ -3,7 +3,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { ModelPackageError } from '../util/errors';
 import { KERAS_COMPANIONS } from '../model/package-layout';
-import { PACKAGE_LIMITS } from './package-limits';
+import { PACKAGE_LIMITS } from '../model/package-limits';
 
 export interface CopyOptions {
   /**

@@ -5,7 +5,7 @@ import { pipeline as pipeStreams } from 'node:stream/promises';
 import { Transform, type Readable } from 'node:stream';
 import type { Request } from 'express';
 import busboy from 'busboy';
-import { PACKAGE_LIMITS } from '../daemon/model-store';
+import { PACKAGE_LIMITS } from '../model/package-limits';
 import { holdsModelAtTop, PackageNames, safeRelativePath, UploadError } from './package-names';
 import { unpackZipInWorker } from './zip-unpack';
 

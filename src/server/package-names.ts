@@ -1,5 +1,5 @@
 import * as path from 'node:path';
-import { PACKAGE_LIMITS } from '../daemon/model-store';
+import { PACKAGE_LIMITS } from '../model/package-limits';
 import { isKerasFileName } from '../model/formats/keras';
 
 /** A refused upload, with the HTTP status to answer. */
