@@ -115,3 +115,31 @@ export function enumField<const V extends string>(def: V, values: readonly V[], 
     fromText: (t) => t.trim(),
   };
 }
+
+/**
+ * Comma-separated IP addresses and CIDR blocks (`127.0.0.1, 10.0.0.0/8, ::1`); empty for none.
+ * Each entry is checked here so that a typo is refused with the rule instead of matching nothing.
+ */
+export function addressListField(def: string, doc: string): Field<string> {
+  return {
+    ...stringField(def, doc),
+    allowed: 'comma-separated IP addresses or CIDR blocks (such as 127.0.0.1, 10.0.0.0/8, ::1)',
+    check: (v) => (typeof v === 'string' && splitList(v).every(isAddressOrCidr) ? { ok: true, value: v } : { ok: false }),
+  };
+}
+
+export function splitList(text: string): string[] {
+  return text
+    .split(',')
+    .map((s) => s.trim())
+    .filter((s) => s.length > 0);
+}
+
+export function isAddressOrCidr(entry: string): boolean {
+  const slash = entry.indexOf('/');
+  if (slash < 0) return net.isIP(entry) !== 0;
+  const family = net.isIP(entry.slice(0, slash));
+  const bitsText = entry.slice(slash + 1);
+  if (family === 0 || !/^\d{1,3}$/.test(bitsText)) return false;
+  return Number(bitsText) <= (family === 4 ? 32 : 128);
+}

@@ -1,5 +1,5 @@
 import { BACKEND_PREFERENCES } from '../model/backend-preference';
-import { booleanField, enumField, hostField, integerField, numberField, secretField, stringField, type Field } from './fields';
+import { addressListField, booleanField, enumField, hostField, integerField, numberField, secretField, stringField, type Field } from './fields';
 
 /**
  * The configuration schema: the single source of truth for every key, its type, default,
@@ -63,6 +63,7 @@ export const configSchema = {
   'server.auth': enumField('token', ['token', 'password', 'none'] as const, 'token: a generated token kept in the state directory; password: server.password; none: anyone who can reach the port (explicit opt-in).'),
   'server.password': secretField('Password for server.auth=password (at least 8 characters); prefer the EDGESIGHT_SERVER_PASSWORD variable to a file.'),
   'server.allowedOrigins': stringField('', "Comma-separated extra origins (such as https://cam.example.org behind a reverse proxy) allowed to open the live channel; the dashboard's own origin always is."),
+  'server.trustedProxies': addressListField('', 'Comma-separated addresses or CIDR blocks of reverse proxies (nginx, Caddy) whose X-Forwarded-For header is believed: the sign-in limiter and the log then see the client behind the proxy. Empty: the socket address counts, whatever the header says.'),
   'server.maxViewers': integerField(16, 1, 1000, 'Most live-channel clients and MJPEG streams at once; more are refused (each costs a send per frame).'),
   'server.maxUploadMB': integerField(64, 1, 2048, 'Largest model package accepted by POST /api/model (edgesight deploy), in MB.'),
   'server.historySize': integerField(1000, 10, 100000, 'Predictions kept in memory for GET /api/predictions (oldest dropped first).'),

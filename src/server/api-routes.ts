@@ -1,4 +1,5 @@
 import * as fs from 'node:fs';
+import type { IncomingMessage } from 'node:http';
 import express, { type Router } from 'express';
 import { ModelPackageError } from '../util/errors';
 import { receivePackage } from './model-upload';
@@ -18,11 +19,13 @@ export interface ApiDeps {
   /** Called after settings changed, to tell live clients. */
   onSettings(settings: RuntimeSettings): void;
   maxUploadBytes: number;
+  /** Who sent a request, for the log (behind trusted proxies, the forwarded client). */
+  addressOf(req: IncomingMessage): string;
   log: Logger;
 }
 
 /** The REST API under /api (behind the auth gate). */
-export function apiRoutes({ daemon, hub, history, temperature, onSettings, maxUploadBytes, log }: ApiDeps): Router {
+export function apiRoutes({ daemon, hub, history, temperature, onSettings, maxUploadBytes, addressOf, log }: ApiDeps): Router {
   const router = express.Router();
   router.use(express.json({ limit: '16kb', strict: true }));
 
@@ -54,7 +57,7 @@ export function apiRoutes({ daemon, hub, history, temperature, onSettings, maxUp
   router.post('/model', async (req, res) => {
     const dir = await receivePackage(req, daemon.uploadRoot, maxUploadBytes);
     try {
-      const model = await daemon.installModel(dir, `upload from ${req.socket.remoteAddress}`);
+      const model = await daemon.installModel(dir, `upload from ${addressOf(req)}`);
       res.json({ model });
     } catch (err) {
       if (!(err instanceof ModelPackageError)) throw err;
@@ -85,7 +88,7 @@ export function apiRoutes({ daemon, hub, history, temperature, onSettings, maxUp
     res.json(settings);
   });
 
-  router.use(datasetRoutes(daemon, log.child({ component: 'dataset' })));
+  router.use(datasetRoutes(daemon, log.child({ component: 'dataset' }), addressOf));
 
   router.use((req, res) => {
     res.status(404).json({ error: `no API route ${req.method} ${req.path}` });

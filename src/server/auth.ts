@@ -1,5 +1,6 @@
 import { createHash, createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
+import { ClientAddresses } from './client-address';
 import { FailureLimiter } from './failure-limiter';
 import { SessionStore } from './session-store';
 
@@ -28,8 +29,11 @@ export class Authenticator {
   private readonly secretDigest: Buffer;
   private readonly sessionKey: Buffer;
 
-  /** `sessions` is made from `sessionKeyId(secret)` to survive restarts; by default they live in memory. */
-  constructor(readonly mode: AuthMode, secret: string, sessions?: SessionStore) {
+  /**
+   * `sessions` is made from `sessionKeyId(secret)` to survive restarts; by default they live in memory.
+   * `addresses` says who a request comes from (behind trusted proxies, X-Forwarded-For).
+   */
+  constructor(readonly mode: AuthMode, secret: string, sessions?: SessionStore, readonly addresses = new ClientAddresses()) {
     this.secretDigest = sha256(secret);
     this.sessionKey = sessionKeyOf(secret);
     this.sessions = sessions ?? new SessionStore(sessionKeyId(secret));
@@ -84,7 +88,7 @@ export class Authenticator {
     if (!this.required) return { ok: true };
     const presented = typeof handshakeSecret === 'string' && handshakeSecret ? handshakeSecret : secretFromHeaders(req);
     if (presented !== undefined) return this.signIn(req, presented);
-    const blocked = this.limiter.blockedFor(clientAddress(req));
+    const blocked = this.limiter.blockedFor(this.addresses.of(req));
     if (blocked > 0) return { ok: false, reason: 'blocked', retryAfterSeconds: blocked };
     // An expired or foreign cookie is not a guess at the secret: it does not count as a failure.
     const cookie = readCookie(req.headers.cookie, SESSION_COOKIE);
@@ -93,7 +97,7 @@ export class Authenticator {
 
   /** One presented secret (header, handshake, login form): counted per address, refused while blocked. */
   signIn(req: IncomingMessage, secret: string): AuthResult {
-    const address = clientAddress(req);
+    const address = this.addresses.of(req);
     const blocked = this.limiter.blockedFor(address);
     if (blocked > 0) return { ok: false, reason: 'blocked', retryAfterSeconds: blocked };
     if (this.secretMatches(secret)) {
@@ -120,10 +124,6 @@ export function sessionKeyId(secret: string): string {
 
 function sha256(text: string): Buffer {
   return createHash('sha256').update(text, 'utf8').digest();
-}
-
-export function clientAddress(req: IncomingMessage): string {
-  return req.socket.remoteAddress ?? 'unknown';
 }
 
 /** Bearer token, or the password half of Basic credentials (any user name). */

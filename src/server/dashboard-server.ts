@@ -74,6 +74,7 @@ export class DashboardServer {
       allowedOrigins: options.allowedOrigins,
       maxViewers: options.maxViewers,
       maxUploadBytes: options.maxUploadBytes,
+      addressOf: (req) => options.auth.addresses.of(req),
       healthyWithinMs: 5000,
       log,
     });

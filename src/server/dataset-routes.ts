@@ -1,3 +1,4 @@
+import type { IncomingMessage } from 'node:http';
 import express, { type ErrorRequestHandler, type Router } from 'express';
 import { DatasetRequestError } from '../util/errors';
 import type { Logger } from '../util/logger';
@@ -19,7 +20,7 @@ import type { DaemonView } from './daemon-view';
  * _unlabelled is left out of the listing and the zip unless ?unlabelled=1.
  * Labels and sample names from the client are checked by the dataset, which alone builds paths.
  */
-export function datasetRoutes(daemon: DaemonView, log: Logger): Router {
+export function datasetRoutes(daemon: DaemonView, log: Logger, addressOf: (req: IncomingMessage) => string): Router {
   const router = express.Router();
   const dataset = daemon.dataset;
   const noCache = { 'Cache-Control': 'private, no-cache' };
@@ -29,7 +30,7 @@ export function datasetRoutes(daemon: DaemonView, log: Logger): Router {
   });
 
   router.post('/dataset/samples', async (req, res) => {
-    const { job, samples } = await dataset.capture(req.body, `HTTP from ${req.socket.remoteAddress}`);
+    const { job, samples } = await dataset.capture(req.body, `HTTP from ${addressOf(req)}`);
     if (job.state === 'full') return void res.status(507).json({ error: `capture stopped: ${job.message}`, job, samples });
     if (job.state === 'failed') return void res.status(503).json({ error: `capture failed: ${job.message}`, job, samples });
     res.status(job.state === 'running' ? 202 : 201).json({ job, samples });

@@ -1,5 +1,5 @@
 import type { IncomingMessage } from 'node:http';
-import { clientAddress, type Authenticator } from './auth';
+import type { Authenticator } from './auth';
 import { originAllowed } from './origin';
 
 /** An engine.io connection as the gate sees it: where it came from, the request that opened it, its end. */
@@ -52,13 +52,13 @@ export class HandshakeGate {
     }
     if (result.reason === 'blocked') return callback(`too many failed sign-ins; try again in ${result.retryAfterSeconds} s`, false);
     if (result.reason === 'wrong') return callback('wrong token', false);
-    const address = clientAddress(req);
+    const address = auth.addresses.of(req);
     let fromAddress = 0;
     let all = 0;
     for (const conn of this.open) {
       if (this.signedInRequests.has(conn.request)) continue;
       all++;
-      if (conn.remoteAddress === address) fromAddress++;
+      if (auth.addresses.of(conn.request) === address) fromAddress++;
     }
     if (fromAddress >= this.options.maxUnauthenticatedPerAddress || all >= this.options.maxUnauthenticated) return callback('sign in first: send the session cookie or Authorization: Bearer <token>', false);
     callback(null, true);

@@ -141,7 +141,7 @@ export class LiveChannel {
     });
     socket.on('capture', (request: unknown, callback: unknown) => {
       const reply = typeof callback === 'function' ? (callback as (answer: unknown) => void) : () => undefined;
-      daemon.dataset.capture(request, `live client ${socket.handshake.address}`).then(
+      daemon.dataset.capture(request, `live client ${this.options.auth.addresses.of(socket.request)}`).then(
         (outcome) => reply(outcome),
         (err: unknown) => {
           if (err instanceof DatasetRequestError) reply({ error: err.message, status: err.status });
@@ -157,6 +157,6 @@ export class LiveChannel {
       if (typeof callback === 'function') callback({ job });
     });
     socket.on('disconnect', () => hub.remove(viewer));
-    log.debug({ id: socket.id, address: socket.handshake.address }, 'live client connected');
+    log.debug({ id: socket.id, address: this.options.auth.addresses.of(socket.request) }, 'live client connected');
   }
 }
