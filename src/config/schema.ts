@@ -64,7 +64,7 @@ export const configSchema = {
   'server.password': secretField('Password for server.auth=password (at least 8 characters); prefer the EDGESIGHT_SERVER_PASSWORD variable to a file.'),
   'server.allowedOrigins': stringField('', "Comma-separated extra origins (such as https://cam.example.org behind a reverse proxy) allowed to open the live channel; the dashboard's own origin always is."),
   'server.trustedProxies': addressListField('', 'Comma-separated addresses or CIDR blocks of reverse proxies (nginx, Caddy) whose X-Forwarded-For header is believed: the sign-in limiter and the log then see the client behind the proxy. Empty: the socket address counts, whatever the header says.'),
-  'server.maxViewers': integerField(16, 1, 1000, 'Most live-channel clients and MJPEG streams at once; more are refused (each costs a send per frame).'),
+  'server.maxViewers': integerField(16, 1, 1000, 'Most viewers at once: every live-channel client (with frames or only predictions) and every MJPEG stream holds one seat while connected; snapshots hold none. More are refused (socket.io connect_error, HTTP 503).'),
   'server.maxUploadMB': integerField(64, 1, 2048, 'Largest model package accepted by POST /api/model (edgesight deploy), in MB.'),
   'server.historySize': integerField(1000, 10, 100000, 'Predictions kept in memory for GET /api/predictions (oldest dropped first).'),
 

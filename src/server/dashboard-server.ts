@@ -14,6 +14,7 @@ import { DaemonMetrics } from './metrics';
 import { PredictionHistory } from './prediction-history';
 import { TemperatureReader } from './status';
 import { ViewerHub } from './viewer-hub';
+import { ViewerSeats } from './viewer-seats';
 import { toRecord } from './wire';
 
 export interface DashboardOptions {
@@ -61,6 +62,7 @@ export class DashboardServer {
     // Uploads left half-received by a crash are never picked up: start with an empty staging area.
     fs.rmSync(daemon.uploadRoot, { recursive: true, force: true });
     this.metrics = new DaemonMetrics(daemon, hub);
+    const seats = new ViewerSeats(options.maxViewers);
     let live: LiveChannel | undefined;
     const app = createHttpApp({
       daemon,
@@ -72,7 +74,7 @@ export class DashboardServer {
       metrics: this.metrics,
       publicDir: options.publicDir ?? defaultPublicDir,
       allowedOrigins: options.allowedOrigins,
-      maxViewers: options.maxViewers,
+      seats,
       maxUploadBytes: options.maxUploadBytes,
       addressOf: (req) => options.auth.addresses.of(req),
       healthyWithinMs: 5000,
@@ -85,7 +87,7 @@ export class DashboardServer {
     server.headersTimeout = 15_000;
     server.requestTimeout = 30_000;
     this.httpServer = server;
-    live = new LiveChannel(server, { daemon, hub, auth: options.auth, temperature, allowedOrigins: options.allowedOrigins, maxViewers: options.maxViewers, log });
+    live = new LiveChannel(server, { daemon, hub, auth: options.auth, temperature, allowedOrigins: options.allowedOrigins, seats, log });
     this.live = live;
     await new Promise<void>((resolve, reject) => {
       server.once('error', (err: NodeJS.ErrnoException) => {

@@ -10,13 +10,15 @@ import { eventRoutes } from './event-routes';
 import type { DaemonMetrics } from './metrics';
 import { originAllowed } from './origin';
 import { pictureRoutes } from './picture-routes';
+import type { ViewerSeats } from './viewer-seats';
 
 export interface AppDeps extends ApiDeps {
   auth: Authenticator;
   metrics: DaemonMetrics;
   publicDir: string;
   allowedOrigins: readonly string[];
-  maxViewers: number;
+  /** server.maxViewers, shared with the live channel. */
+  seats: ViewerSeats;
   /** Frames count as flowing while the last one was classified at most this long ago. */
   healthyWithinMs: number;
   log: Logger;
@@ -74,7 +76,7 @@ export function createHttpApp(deps: AppDeps): Express {
   app.get('/metrics', async (_req, res) => {
     res.type(metrics.contentType).send(await metrics.text());
   });
-  app.use(pictureRoutes(daemon, hub, deps.maxViewers));
+  app.use(pictureRoutes(daemon, hub, deps.seats));
   app.get('/vendor/socket.io.esm.min.js', (_req, res) => res.sendFile(socketIoClientBundle()));
   // Private pages: browsers must not keep them in shared caches; revalidate so an update shows.
   app.use(express.static(publicDir, { index: 'index.html', dotfiles: 'deny', etag: false, cacheControl: false, setHeaders: (res) => res.setHeader('Cache-Control', 'private, no-cache') }));

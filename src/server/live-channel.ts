@@ -9,6 +9,7 @@ import type { DaemonView } from './daemon-view';
 import { HandshakeGate, type EngineConnection } from './handshake-gate';
 import { buildStatus, type TemperatureReader } from './status';
 import type { Viewer, ViewerHub } from './viewer-hub';
+import type { ViewerSeats } from './viewer-seats';
 import { toRecord, type PredictionRecord } from './wire';
 
 export interface LiveChannelOptions {
@@ -17,7 +18,8 @@ export interface LiveChannelOptions {
   auth: Authenticator;
   temperature: TemperatureReader;
   allowedOrigins: readonly string[];
-  maxViewers: number;
+  /** server.maxViewers, shared with the MJPEG stream. */
+  seats: ViewerSeats;
   log: Logger;
 }
 
@@ -48,7 +50,8 @@ export class LiveChannel {
   private lastFrame: { frame: EncodedFrame; meta: PredictionRecord & { sentAt: number } } | undefined;
 
   constructor(httpServer: HttpServer, private readonly options: LiveChannelOptions) {
-    const { daemon, auth, allowedOrigins, maxViewers } = options;
+    const { daemon, auth, allowedOrigins, seats } = options;
+    const maxViewers = seats.max;
     // More clients signing in at once than could ever be let in (maxViewers) need no session yet;
     // a few times that from all addresses bounds what strangers can hold (~20 KB each).
     const gate = new HandshakeGate({ auth, allowedOrigins, maxUnauthenticatedPerAddress: maxViewers, maxUnauthenticated: 4 * maxViewers });
@@ -68,7 +71,11 @@ export class LiveChannel {
         return next(new Error(message));
       }
       gate.signedIn(socket.conn.request);
-      if (this.io.of('/').sockets.size >= maxViewers) return next(new Error(`too many clients (server.maxViewers = ${maxViewers})`));
+      const releaseSeat = seats.take();
+      if (!releaseSeat) return next(new Error(seats.refusal));
+      // The engine connection's close always comes, whether or not the socket got to connect.
+      socket.conn.once('close', releaseSeat);
+      socket.once('disconnect', releaseSeat);
       next();
     });
     this.io.on('connection', (socket) => this.onConnection(socket));

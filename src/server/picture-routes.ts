@@ -2,6 +2,7 @@ import express, { type Response, type Router } from 'express';
 import type { EncodedFrame } from '../pipeline/pipeline';
 import type { DaemonView } from './daemon-view';
 import type { Viewer, ViewerHub } from './viewer-hub';
+import type { ViewerSeats } from './viewer-seats';
 
 const BOUNDARY = 'edgesightframe';
 /** A snapshot reuses the newest encoded frame when it is this fresh. */
@@ -13,12 +14,13 @@ const SNAPSHOT_WAIT_MS = 5000;
  * Both are hub viewers under the same flow rule as live clients: an MJPEG client gets the next
  * frame only once the socket has taken the last one (write() accepted it, or 'drain').
  */
-export function pictureRoutes(daemon: DaemonView, hub: ViewerHub, maxViewers: number): Router {
+export function pictureRoutes(daemon: DaemonView, hub: ViewerHub, seats: ViewerSeats): Router {
   const router = express.Router();
 
   router.get('/stream.mjpg', (req, res) => {
-    if (hub.count('live') + hub.count('mjpeg') >= maxViewers) {
-      res.status(503).set('Retry-After', '10').json({ error: `too many viewers (server.maxViewers = ${maxViewers})` });
+    const releaseSeat = seats.take();
+    if (!releaseSeat) {
+      res.status(503).set('Retry-After', '10').json({ error: seats.refusal });
       return;
     }
     res.writeHead(200, {
@@ -27,6 +29,9 @@ export function pictureRoutes(daemon: DaemonView, hub: ViewerHub, maxViewers: nu
       Pragma: 'no-cache',
       Connection: 'close',
     });
+    // The head goes out now, not with the first frame: a client sees it was admitted even while
+    // no frame flows (the source reconnecting), instead of waiting on a silent socket.
+    res.flushHeaders();
     const viewer: Viewer = {
       kind: 'mjpeg',
       deliver: (frame) => {
@@ -37,7 +42,10 @@ export function pictureRoutes(daemon: DaemonView, hub: ViewerHub, maxViewers: nu
       },
     };
     hub.add(viewer);
-    const gone = () => hub.remove(viewer);
+    const gone = () => {
+      hub.remove(viewer);
+      releaseSeat();
+    };
     req.on('close', gone);
     res.on('close', gone);
     res.on('error', gone);

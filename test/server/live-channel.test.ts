@@ -142,7 +142,7 @@ describe('socket.io live channel (real daemon, real clip, real clients)', functi
       await Promise.all([a.connected(), b.connected()]);
       const c = new LiveClient(small.base, { token: small.token });
       clients.push(c);
-      await assert.rejects(c.connected(), /too many clients \(server\.maxViewers = 2\)/);
+      await assert.rejects(c.connected(), /too many viewers \(server\.maxViewers = 2 /);
     } finally {
       for (const c of clients.splice(0)) c.close();
       await small.stop();
@@ -152,7 +152,11 @@ describe('socket.io live channel (real daemon, real clip, real clients)', functi
   it('refuses a handshake without the token, with a wrong one, and from a foreign origin', async () => {
     await assert.rejects(client({}).connected(), /unauthorized/);
     await assert.rejects(client({ token: 'not-the-token' }).connected(), /wrong token/);
-    await assert.rejects(client({ token: d.token }, 0, { Origin: 'http://evil.example' }).connected());
+    await assert.rejects(client({ token: d.token }, 0, { Origin: 'http://evil.example' }).connected(), /websocket error/);
+    // A WebSocket client cannot read why its upgrade was refused; the polling handshake says it.
+    const refused = await fetch(d.base + '/socket.io/?EIO=4&transport=polling', { headers: { Origin: 'http://evil.example', Authorization: `Bearer ${d.token}` } });
+    assert.equal(refused.status, 403);
+    assert.equal(((await refused.json()) as { message: string }).message, 'origin http://evil.example is not allowed (server.allowedOrigins)');
     // The same client from the dashboard's own origin is let in.
     await client({ token: d.token }, 0, { Origin: d.base }).connected();
   });
