@@ -10,6 +10,7 @@ import { openClassifier } from '../model/open-model';
 import { DatasetService } from '../dataset/dataset-service';
 import { DatasetStore } from '../dataset/store';
 import { decisionSettings, DecisionMaker } from '../pipeline/decision';
+import { framesFlowing } from '../pipeline/liveness';
 import { Pipeline } from '../pipeline/pipeline';
 import { setupAuth } from '../server/auth-setup';
 import { DashboardServer } from '../server/dashboard-server';
@@ -146,6 +147,7 @@ export class DaemonController {
         events: this.events,
         backend: backend.name,
         initialSource: source.description,
+        paceFps: () => source.paceFps,
         installModel,
         rollbackModel: async () => modelInfo(await handoff.rollback()),
         uploadRoot: path.join(this.stateDir, 'incoming'),
@@ -257,12 +259,10 @@ export class DaemonController {
     if (!interval) return;
     const timer = setInterval(() => {
       const now = Date.now();
-      const latest = pipeline.latest;
-      // A slow image slideshow (images.fps 0.1) is healthy with long gaps between frames.
-      const expectedGap = source.paceFps ? 3000 / source.paceFps : 0;
-      const framesFlowing = latest !== undefined && now - latest.decidedAt < Math.max(10_000, expectedGap, interval * 2);
+      // The same judgement as /healthz, plus one of its own: a camera being waited for is not a hang.
+      const flowing = framesFlowing(pipeline.latest?.decidedAt, source.paceFps, now);
       const reconnecting = source.reconnecting && now - source.lastProgressAt < 45_000;
-      if (framesFlowing || reconnecting) this.notifier.watchdog();
+      if (flowing || reconnecting) this.notifier.watchdog();
     }, interval);
     timer.unref();
     this.timers.push(timer);

@@ -1,6 +1,7 @@
 import * as tf from '@tensorflow/tfjs';
 import type { DatasetView } from '../dataset/types';
 import type { Classifier } from '../model/classifier';
+import { framesFlowing } from '../pipeline/liveness';
 import type { Pipeline } from '../pipeline/pipeline';
 import { RuntimeSettingsControl } from '../pipeline/runtime-settings';
 import type { DaemonEvents, DaemonView, EventsAccess, IntegrationsStatus, ModelInfo, SourceStatus } from '../server/daemon-view';
@@ -12,6 +13,8 @@ export interface ViewParts {
   events: TypedEmitter<DaemonEvents>;
   backend: string;
   initialSource: string;
+  /** The source's own frame rate when it paces itself (images, a file played in real time). */
+  paceFps(): number | undefined;
   installModel(dir: string, origin: string): Promise<ModelInfo>;
   rollbackModel(): Promise<ModelInfo>;
   uploadRoot: string;
@@ -55,6 +58,7 @@ export function createDaemonView(parts: ViewParts): DaemonView {
     events: parts.events,
     startedAt: Date.now(),
     latest: () => pipeline.latest,
+    framesFlowing: () => framesFlowing(pipeline.latest?.decidedAt, parts.paceFps()),
     source: () => sourceStatus,
     model: () => model,
     backend: () => parts.backend,

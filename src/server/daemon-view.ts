@@ -66,6 +66,8 @@ export interface DaemonView {
   readonly stats: PipelineStats;
   readonly startedAt: number;
   latest(): FrameResult | undefined;
+  /** Frames classified recently enough for the source's pace (pipeline/liveness.ts): /healthz and the watchdog ask the same. */
+  framesFlowing(): boolean;
   source(): SourceStatus;
   model(): ModelInfo;
   backend(): string;

@@ -77,7 +77,6 @@ export class DashboardServer {
       seats,
       maxUploadBytes: options.maxUploadBytes,
       addressOf: (req) => options.auth.addresses.of(req),
-      healthyWithinMs: 5000,
       log,
     });
     // The app must be the server's request handler before socket.io attaches: socket.io then

@@ -19,8 +19,6 @@ export interface AppDeps extends ApiDeps {
   allowedOrigins: readonly string[];
   /** server.maxViewers, shared with the live channel. */
   seats: ViewerSeats;
-  /** Frames count as flowing while the last one was classified at most this long ago. */
-  healthyWithinMs: number;
   log: Logger;
 }
 
@@ -57,8 +55,7 @@ export function createHttpApp(deps: AppDeps): Express {
 
   // Says only up or down, so it needs no secret (systemd, Docker, uptime checkers).
   app.get('/healthz', (_req, res) => {
-    const latest = daemon.latest();
-    const up = latest !== undefined && Date.now() - latest.decidedAt <= deps.healthyWithinMs;
+    const up = daemon.framesFlowing();
     res.status(up ? 200 : 503).set('Cache-Control', 'no-store').json({ status: up ? 'up' : 'down' });
   });
 

@@ -63,7 +63,8 @@ describe('systemd notify and watchdog (real datagram socket)', function () {
       await waitUntil('two watchdog pings', () => sd.messages.filter((m) => m.text === 'WATCHDOG=1').length >= 2, 10_000);
       // The 2 s clip ends; health lapses and the pings stop, so systemd would restart a stalled daemon.
       await waitUntil('source ended', () => log.includes('source ended'), 20_000);
-      await new Promise((r) => setTimeout(r, 14_000));
+      // Frames count as flowing for 5 s after the last (pipeline/liveness.ts), then two intervals more.
+      await new Promise((r) => setTimeout(r, 8_000));
       const lastPing = sd.messages.filter((m) => m.text === 'WATCHDOG=1').pop()!;
       assert.ok(Date.now() - lastPing.at > 2500, `still pinging ${Date.now() - lastPing.at} ms ago with no frames`);
 

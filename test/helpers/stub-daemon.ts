@@ -1,6 +1,7 @@
 import * as path from 'node:path';
 import { defaultConfig, type Config } from '../../src/config/schema';
 import type { CaptureJob, DatasetSummary, DatasetView } from '../../src/dataset/types';
+import { framesFlowing } from '../../src/pipeline/liveness';
 import type { EncodedFrame, FrameResult, PipelineEvents } from '../../src/pipeline/pipeline';
 import { RUNTIME_SETTING_KEYS, type RuntimeSettings } from '../../src/pipeline/runtime-settings';
 import { PipelineStats } from '../../src/pipeline/stats';
@@ -35,8 +36,14 @@ export class StubDaemon implements DaemonView {
   readonly installs: Array<{ dir: string; origin: string }> = [];
   readonly dataset: DatasetView = stubDataset();
 
+  /** The source's own pace, as a slideshow or a file played in real time has one. */
+  paceFps: number | undefined;
+
   latest(): FrameResult | undefined {
     return this.last;
+  }
+  framesFlowing(): boolean {
+    return framesFlowing(this.last?.decidedAt, this.paceFps);
   }
   source(): SourceStatus {
     return this.sourceStatus;
