@@ -40,8 +40,14 @@ export function modelInfo(classifier: Classifier): ModelInfo {
     conventions: meta.conventions,
     preprocess: meta.preprocess,
     engine: classifier.engineSummary,
-    training: meta.extra,
+    training: trainingReport(meta.extra),
+    otherMetadata: Object.fromEntries(Object.entries(meta.extra).filter(([key]) => key !== 'training')),
   };
+}
+
+function trainingReport(extra: Record<string, unknown>): Record<string, unknown> | null {
+  const report = extra.training;
+  return typeof report === 'object' && report !== null && !Array.isArray(report) ? (report as Record<string, unknown>) : null;
 }
 
 /** Builds the narrow DaemonView the dashboard server reads and controls, over the running pipeline. */

@@ -52,8 +52,10 @@ export interface ModelInfo {
   preprocess: unknown;
   /** What runs it, and why: `opencv (...)` or `tfjs (...)` (see model/engine/select-engine.ts). */
   engine: string;
-  /** What the trainer recorded (metrics, dataset counts, history), when it did. */
-  training: Record<string, unknown>;
+  /** metadata.json's `training`: what the trainer recorded (metrics, dataset counts, history); null when it recorded nothing. */
+  training: Record<string, unknown> | null;
+  /** metadata.json's other fields that edgesight does not read (a Teachable Machine export's tmVersion, a user's notes), as they are. */
+  otherMetadata: Record<string, unknown>;
 }
 
 /**

@@ -60,7 +60,8 @@ export class StubDaemon implements DaemonView {
       conventions: 'edgesight',
       preprocess: {},
       engine: 'tfjs (stub)',
-      training: {},
+      training: null,
+      otherMetadata: {},
     };
   }
   backend(): string {

@@ -167,6 +167,11 @@ describe('HTTP routes (real daemon on a real clip)', function () {
     const model = await json(fetch(d.base + '/api/model', { headers: d.authHeaders }));
     assert.deepEqual(model.labels, ['0', '1', '2', '3', '4', '5', '6', '7', '8', '9']);
     assert.deepEqual(model.input, { width: 28, height: 28, channels: 1 });
+    // `training` is the trainer's report itself, not the whole of metadata.json's unread fields.
+    assert.match(model.training.architecture, /^conv24/);
+    assert.ok(model.training.metrics.mnistValidationAccuracy > 0.9, JSON.stringify(model.training.metrics));
+    assert.equal(model.training.training, undefined);
+    assert.deepEqual(model.otherMetadata, {});
 
     await waitUntil('30 classified frames', () => d.daemon.pipeline!.stats.classified >= 30);
     const latest = await json(fetch(d.base + '/api/predictions/latest', { headers: d.authHeaders }));
