@@ -25,6 +25,8 @@ export type AuthResult =
  */
 export class Authenticator {
   readonly limiter = new FailureLimiter();
+  /** Sign-ins refused since start: a wrong secret, or any secret from a blocked address (for /metrics). */
+  readonly refusedSignIns = { wrong: 0, blocked: 0 };
   readonly sessions: SessionStore;
   private readonly secretDigest: Buffer;
   private readonly sessionKey: Buffer;
@@ -99,11 +101,15 @@ export class Authenticator {
   signIn(req: IncomingMessage, secret: string): AuthResult {
     const address = this.addresses.of(req);
     const blocked = this.limiter.blockedFor(address);
-    if (blocked > 0) return { ok: false, reason: 'blocked', retryAfterSeconds: blocked };
+    if (blocked > 0) {
+      this.refusedSignIns.blocked++;
+      return { ok: false, reason: 'blocked', retryAfterSeconds: blocked };
+    }
     if (this.secretMatches(secret)) {
       this.limiter.recordSuccess(address);
       return { ok: true };
     }
+    this.refusedSignIns.wrong++;
     this.limiter.recordFailure(address);
     return { ok: false, reason: 'wrong' };
   }

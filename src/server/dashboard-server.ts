@@ -28,6 +28,8 @@ export interface DashboardOptions {
   maxUploadBytes: number;
   log: Logger;
   publicDir?: string;
+  /** Where the CPU's thermal zones are read (tests give a folder of their own). */
+  thermalRoot?: string;
 }
 
 export const defaultPublicDir = path.join(projectRoot, 'src', 'server', 'public');
@@ -58,10 +60,10 @@ export class DashboardServer {
       history.push(record);
       this.live?.sendPrediction(record);
     });
-    const temperature = new TemperatureReader();
+    const temperature = new TemperatureReader(undefined, options.thermalRoot);
     // Uploads left half-received by a crash are never picked up: start with an empty staging area.
     fs.rmSync(daemon.uploadRoot, { recursive: true, force: true });
-    this.metrics = new DaemonMetrics(daemon, hub);
+    this.metrics = new DaemonMetrics(daemon, hub, options.auth, temperature);
     const seats = new ViewerSeats(options.maxViewers);
     let live: LiveChannel | undefined;
     const app = createHttpApp({

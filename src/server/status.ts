@@ -1,5 +1,5 @@
 import type { DaemonView, IntegrationsStatus } from './daemon-view';
-import { cpuTemperatureC } from './system-info';
+import { cpuTemperature } from './system-info';
 import type { ViewerHub } from './viewer-hub';
 import { roundTo } from '../util/round';
 
@@ -49,15 +49,21 @@ export function buildStatus(daemon: DaemonView, hub: ViewerHub, temperature: num
 
 /** Reads the CPU temperature at most every few seconds (status is asked for every second). */
 export class TemperatureReader {
-  private value: number | null = null;
+  private value: { celsius: number; sensor: string } | null = null;
   private readAt = 0;
   private reading: Promise<void> | undefined;
 
-  constructor(private readonly maxAgeMs = 5000) {}
+  /** `thermalRoot`: where the thermal zones are (tests point it at a folder of their own). */
+  constructor(private readonly maxAgeMs = 5000, private readonly thermalRoot = '/sys/class/thermal') {}
 
   current(): number | null {
+    return this.currentReading()?.celsius ?? null;
+  }
+
+  /** The last reading with its sensor, refreshed in the background once older than maxAgeMs. */
+  currentReading(): { celsius: number; sensor: string } | null {
     if (Date.now() - this.readAt > this.maxAgeMs && !this.reading) {
-      this.reading = cpuTemperatureC().then((t) => {
+      this.reading = cpuTemperature(this.thermalRoot).then((t) => {
         this.value = t;
         this.readAt = Date.now();
         this.reading = undefined;
@@ -67,7 +73,11 @@ export class TemperatureReader {
   }
 
   async fresh(): Promise<number | null> {
-    this.current();
+    return (await this.freshReading())?.celsius ?? null;
+  }
+
+  async freshReading(): Promise<{ celsius: number; sensor: string } | null> {
+    this.currentReading();
     await this.reading;
     return this.value;
   }

@@ -165,7 +165,7 @@ export interface StubServer {
 }
 
 /** The real DashboardServer over a StubDaemon on a free loopback port, signed in with a token. */
-export async function startStubServer(overrides: Partial<Pick<Config, 'server.trustedProxies' | 'server.maxViewers' | 'server.maxUploadMB'>> = {}): Promise<StubServer> {
+export async function startStubServer(overrides: Partial<Pick<Config, 'server.trustedProxies' | 'server.maxViewers' | 'server.maxUploadMB'>> = {}, thermalRoot?: string): Promise<StubServer> {
   const config = { ...defaultConfig(), ...overrides };
   const token = 'stub-token-of-some-length';
   const daemon = new StubDaemon();
@@ -179,6 +179,7 @@ export async function startStubServer(overrides: Partial<Pick<Config, 'server.tr
     maxViewers: config['server.maxViewers'],
     maxUploadBytes: config['server.maxUploadMB'] * 1024 * 1024,
     log: silentLogger(),
+    thermalRoot: thermalRoot ?? tempDir('edgesight-no-thermal-'),
   });
   const { port } = await server.start();
   return {

@@ -233,7 +233,7 @@ describe('HTTP routes (real daemon on a real clip)', function () {
     const read = async () => (await fetch(d.base + '/metrics', { headers: d.authHeaders })).text();
     const value = (text: string, name: string) => Number(new RegExp(`^${name} (\\S+)$`, 'm').exec(text)?.[1]);
     const first = await read();
-    for (const name of ['edgesight_frames_captured_total', 'edgesight_frames_classified_total', 'edgesight_frames_dropped_total', 'edgesight_inference_seconds_count', 'edgesight_fps', 'process_resident_memory_bytes']) {
+    for (const name of ['edgesight_frames_captured_total', 'edgesight_frames_classified_total', 'edgesight_frames_dropped_total', 'edgesight_inference_seconds_count', 'process_resident_memory_bytes']) {
       assert.ok(Number.isFinite(value(first, name)), `${name} missing`);
     }
     assert.match(first, /# TYPE edgesight_inference_seconds histogram/);
