@@ -12,7 +12,7 @@ import { selectBackend } from '../src/model/backend';
 import { loadModelPackage } from '../src/model/model-package';
 import { resolveModelDir } from '../src/model/open-model';
 import { evaluateDigits } from '../src/train/digit-eval';
-import { loadMnistSplit } from '../src/train/mnist-digits';
+import { loadMnistSplit } from '../src/demo/mnist-digits';
 import { Preprocessor } from '../src/vision/preprocess';
 
 async function main(): Promise<void> {

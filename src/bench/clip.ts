@@ -1,8 +1,8 @@
-import { loadMnistSplit } from '../train/mnist-digits';
+import { loadMnistSplit } from '../demo/mnist-digits';
 import { randomWebcamPose } from '../train/digit-eval';
 import { seededRandom } from '../util/random';
 import { cv } from '../vision/cv';
-import { PaperDigitScene } from '../vision/digit-scene';
+import { PaperDigitScene } from '../demo/digit-scene';
 
 export interface ClipOptions {
   digits: number;

@@ -1,6 +1,6 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import type { PreprocessContract } from '../model/metadata';
+import type { PreprocessContract } from '../vision/preprocess';
 import { directorySaveHandler, METADATA_JSON, writeAtomically } from '../model/package-io';
 import { seedCnn } from '../train/architectures';
 

@@ -1,6 +1,6 @@
-import { loadMnistSplit, MNIST_LABELS } from '../train/mnist-digits';
+import { loadMnistSplit, MNIST_LABELS } from '../demo/mnist-digits';
 import { seededRandom } from '../util/random';
-import { PaperDigitScene } from '../vision/digit-scene';
+import { PaperDigitScene } from '../demo/digit-scene';
 import type { CapturedImage, FrameSource } from './frame-source';
 
 export interface DemoOptions {

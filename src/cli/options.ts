@@ -1,7 +1,7 @@
 import { parseArgs } from 'node:util';
 import { loadConfig } from '../config/load';
 import type { Config, ConfigKey } from '../config/schema';
-import { BACKEND_PREFERENCES, type BackendPreference } from '../model/backend-preference';
+import { BACKEND_PREFERENCES, type BackendPreference } from '../config/backend-preference';
 import { UsageError } from '../util/errors';
 
 /** Options every command that reads the config understands; shortcuts map onto config keys. */

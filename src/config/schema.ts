@@ -1,4 +1,4 @@
-import { BACKEND_PREFERENCES } from '../model/backend-preference';
+import { BACKEND_PREFERENCES } from './backend-preference';
 import { addressListField, booleanField, enumField, hostField, integerField, numberField, secretField, stringField, type Field } from './fields';
 
 /**

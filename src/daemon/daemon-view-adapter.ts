@@ -4,7 +4,8 @@ import type { Classifier } from '../model/classifier';
 import { framesFlowing } from '../pipeline/liveness';
 import type { Pipeline } from '../pipeline/pipeline';
 import { RuntimeSettingsControl } from '../pipeline/runtime-settings';
-import type { DaemonEvents, DaemonView, EventsAccess, IntegrationsStatus, ModelInfo, SourceStatus } from '../server/daemon-view';
+import type { EventsAccess, IntegrationsStatus } from '../events/views';
+import type { DaemonEvents, DaemonView, ModelInfo, SourceStatus } from '../server/daemon-view';
 import type { Logger } from '../util/logger';
 import type { TypedEmitter } from '../util/typed-emitter';
 

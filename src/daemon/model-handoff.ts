@@ -1,5 +1,5 @@
 import * as path from 'node:path';
-import type { BackendPreference } from '../model/backend-preference';
+import type { BackendPreference } from '../config/backend-preference';
 import { checkCandidateInChild, defaultCheckLimits, type CandidateCheckLimits } from '../model/candidate-check';
 import type { Classifier } from '../model/classifier';
 import { openPackage } from '../model/open-model';

@@ -3,7 +3,7 @@ import * as path from 'node:path';
 import type { Config } from '../config/schema';
 import type { FrameResult, Pipeline } from '../pipeline/pipeline';
 import type { RuntimeSettings } from '../pipeline/runtime-settings';
-import type { EventsAccess, IntegrationsStatus } from '../server/daemon-view';
+import type { EventsAccess, IntegrationsStatus } from './views';
 import { ConfigError, errorMessage } from '../util/errors';
 import type { Logger } from '../util/logger';
 import { ClipRecorder } from './clips';

@@ -1,7 +1,7 @@
 import * as tf from '@tensorflow/tfjs';
-import type { BackendPreference } from './backend-preference';
+import type { BackendPreference } from '../config/backend-preference';
 
-export type { BackendPreference } from './backend-preference';
+export type { BackendPreference } from '../config/backend-preference';
 export type BackendName = 'tensorflow' | 'wasm' | 'cpu';
 
 export interface BackendChoice {

@@ -3,7 +3,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { ModelPackageError } from '../util/errors';
-import type { BackendPreference } from './backend-preference';
+import type { BackendPreference } from '../config/backend-preference';
 import type { CandidateCheckAnswer, CandidateCheckRequest } from './candidate-check-process';
 
 export interface CandidateCheckLimits {

@@ -1,7 +1,8 @@
 import * as fs from 'node:fs';
 import express, { type Request, type Response, type Router } from 'express';
 import { readMjpegAvi } from '../events/avi';
-import type { DaemonView, EventsAccess } from './daemon-view';
+import type { EventsAccess } from '../events/views';
+import type { DaemonView } from './daemon-view';
 
 const MAX_LIMIT = 500;
 /** Clips played at once (each holds its file in memory while it plays). */

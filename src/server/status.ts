@@ -1,4 +1,5 @@
-import type { DaemonView, IntegrationsStatus } from './daemon-view';
+import type { IntegrationsStatus } from '../events/views';
+import type { DaemonView } from './daemon-view';
 import { cpuTemperature } from './system-info';
 import type { ViewerHub } from './viewer-hub';
 import { roundTo } from '../util/round';

@@ -1,5 +1,5 @@
 import * as tf from '@tensorflow/tfjs';
-import type { PreprocessContract } from '../model/metadata';
+import type { PreprocessContract } from '../vision/preprocess';
 import { loadModelPackage } from '../model/model-package';
 import { UsageError } from '../util/errors';
 

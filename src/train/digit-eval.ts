@@ -1,7 +1,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { seededRandom } from '../util/random';
 import { cv, matFromPixels, releaseAll } from '../vision/cv';
-import { PaperDigitScene, type PaperDigitPose } from '../vision/digit-scene';
+import { PaperDigitScene, type PaperDigitPose } from '../demo/digit-scene';
 import type { Preprocessor } from '../vision/preprocess';
 import { thinPenDigit } from './digit-augment';
 

@@ -1,5 +1,5 @@
 import * as fs from 'node:fs';
-import { TFJS_BACKEND_PREFERENCES } from '../model/backend-preference';
+import { TFJS_BACKEND_PREFERENCES } from '../config/backend-preference';
 import { UsageError } from '../util/errors';
 import type { AugmentOptions } from './augment';
 import { ARCHITECTURES, type Architecture } from './architectures';

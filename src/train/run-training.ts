@@ -2,7 +2,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import { selectBackend } from '../model/backend';
-import type { PreprocessContract } from '../model/metadata';
+import type { PreprocessContract } from '../vision/preprocess';
 import { directorySaveHandler, METADATA_JSON, writeAtomically } from '../model/package-io';
 import { SELFTEST_DIR } from '../model/self-test';
 import { DatasetError } from '../util/errors';

@@ -1,8 +1,21 @@
-import type { Decision } from '../pipeline/decision';
 import { cv, type Mat } from './cv';
 
+/** A label and its confidence, as drawn. */
+interface DrawnLabel {
+  label: string;
+  confidence: number;
+}
+
+/** What the overlay draws of a decision: the pipeline's Decision is one (vision does not import the pipeline). */
+export interface DrawnDecision extends DrawnLabel {
+  uncertain: boolean;
+  topk: readonly DrawnLabel[];
+  /** The frame's own top label, named when the decision is "uncertain". */
+  frameTop: DrawnLabel;
+}
+
 export interface OverlayInfo {
-  decision: Decision;
+  decision: DrawnDecision;
   fps: number;
   inferMs: number;
 }

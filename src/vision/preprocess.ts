@@ -1,5 +1,28 @@
-import type { PreprocessContract } from '../model/metadata';
 import { cv, releaseAll, type Mat } from './cv';
+
+/**
+ * The preprocessing contract: how a camera frame becomes the model's input tensor. The trainer
+ * writes it into metadata.json; the daemon, `predict` and training all apply it through the
+ * Preprocessor below, so training and serving cannot disagree.
+ */
+export interface PreprocessContract {
+  width: number;
+  height: number;
+  channels: 1 | 3;
+  /** stretch: resize the whole frame; center-crop: crop the largest centred region of the input's aspect first. */
+  resizeMode: 'stretch' | 'center-crop';
+  /** Channel order of a 3-channel input (OpenCV frames are BGR). */
+  colorOrder: 'rgb' | 'bgr';
+  /** Pixel 0 maps to range[0], pixel 255 to range[1]. */
+  range: [number, number];
+  /** Invert intensities; auto inverts when the image's border is brighter than mid-grey
+   *  (a dark subject on light paper, for a model trained on light-on-dark). */
+  invert: boolean | 'auto';
+  /** stretch: map the background level to 0 and the brightest pixel to 1 before scaling to range. */
+  contrast: 'none' | 'stretch';
+  /** Optional region of interest, as fractions of the frame, cropped before anything else. */
+  roi?: { x: number; y: number; width: number; height: number };
+}
 
 /**
  * Turns an OpenCV frame into the model's input values, exactly as the package's preprocessing

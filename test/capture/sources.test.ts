@@ -11,9 +11,9 @@ import { WebcamSource } from '../../src/capture/webcam-source';
 import { loadConfig } from '../../src/config/load';
 import { SourceError } from '../../src/util/errors';
 import { silentLogger } from '../../src/util/logger';
-import { loadMnistSplit } from '../../src/train/mnist-digits';
+import { loadMnistSplit } from '../../src/demo/mnist-digits';
 import { cv } from '../../src/vision/cv';
-import { PaperDigitScene } from '../../src/vision/digit-scene';
+import { PaperDigitScene } from '../../src/demo/digit-scene';
 import { tempDir, writePaperDigitClip } from '../helpers/fixtures';
 
 describe('frame sources', () => {

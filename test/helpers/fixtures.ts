@@ -4,7 +4,7 @@ import * as path from 'node:path';
 import { spawn, spawnSync } from 'node:child_process';
 import * as tf from '@tensorflow/tfjs';
 import { directorySaveHandler, METADATA_JSON } from '../../src/model/package-io';
-import { loadMnistSplit } from '../../src/train/mnist-digits';
+import { loadMnistSplit } from '../../src/demo/mnist-digits';
 import { cv, matFromPixels } from '../../src/vision/cv';
 export { writePaperDigitClip } from '../../src/bench/clip';
 

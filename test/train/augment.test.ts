@@ -1,7 +1,7 @@
 import { strict as assert } from 'node:assert';
 import { augment, NO_AUGMENTATION } from '../../src/train/augment';
 import { augmentDigit } from '../../src/train/digit-augment';
-import { loadMnistSplit } from '../../src/train/mnist-digits';
+import { loadMnistSplit } from '../../src/demo/mnist-digits';
 import { seededRandom } from '../../src/util/random';
 import { cv } from '../../src/vision/cv';
 

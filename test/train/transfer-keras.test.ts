@@ -1,7 +1,7 @@
 import { strict as assert } from 'node:assert';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { loadMnistSplit } from '../../src/train/mnist-digits';
+import { loadMnistSplit } from '../../src/demo/mnist-digits';
 import { cv, matFromPixels } from '../../src/vision/cv';
 import { projectRoot, runCliAsync, tempDir } from '../helpers/fixtures';
 

@@ -1,5 +1,5 @@
 import { strict as assert } from 'node:assert';
-import type { PreprocessContract } from '../../src/model/metadata';
+import type { PreprocessContract } from '../../src/vision/preprocess';
 import { cv } from '../../src/vision/cv';
 import { borderMean, Preprocessor, wholeFactor, writeValues } from '../../src/vision/preprocess';
 

@@ -1,7 +1,7 @@
 import type * as tf from '@tensorflow/tfjs';
 import { errorMessage } from '../../util/errors';
 import type { Logger } from '../../util/logger';
-import type { BackendPreference } from '../backend-preference';
+import type { BackendPreference } from '../../config/backend-preference';
 import { tfjsModelOf, type LoadedModel } from '../model-package';
 import { ModelPackageError } from '../../util/errors';
 import { convertLayersModel, UnconvertibleError } from '../onnx/convert-layers';

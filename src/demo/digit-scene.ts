@@ -1,4 +1,4 @@
-import { cv, matFromPixels, releaseAll, type Mat } from './cv';
+import { cv, matFromPixels, releaseAll, type Mat } from '../vision/cv';
 
 export interface PaperDigitPose {
   /** Height of the digit's ink as a fraction of the frame height (0.4-0.55 is a digit held up to a webcam). */
