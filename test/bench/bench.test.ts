@@ -59,7 +59,7 @@ describe('benchmark', () => {
         const watched = (await agent.request({ type: 'end' })) as WindowReport;
         assert.ok(watched.encoded > 10 && viewer.frames > 10, `encoded ${watched.encoded}, viewer got ${viewer.frames}`);
         const latency = viewer.latency.spread();
-        assert.ok(latency.median >= 0 && latency.p95 < 1000, `latency ${JSON.stringify(latency)}`);
+        assert.ok(latency.median > 0 && latency.p95 < 1000, `latency ${JSON.stringify(latency)}`);
         assert.ok(watched.stages.encode.median > 0);
       } finally {
         viewer.close();
