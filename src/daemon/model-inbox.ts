@@ -13,7 +13,12 @@ export interface InboxOptions {
   pollMs?: number;
   /** A package is taken once nothing in it changed for this long (a copy in progress keeps changing). */
   settleMs?: number;
+  /** The time now, in ms since the epoch, compared with file times (tests set it). */
+  clock?: () => number;
 }
+
+/** What the inbox hands a complete package to: the daemon's hand-off. */
+export type PackageInstaller = Pick<ModelHandoff, 'install'>;
 
 /**
  * Watches STATE/inbox for model packages copied in (scp -r mymodel pi@device:/var/lib/edgesight/inbox/).
@@ -34,17 +39,19 @@ export class ModelInbox {
   private busy = false;
   private readonly pollMs: number;
   private readonly settleMs: number;
+  private readonly clock: () => number;
   private readonly shelf: RejectedShelf;
 
   constructor(
     stateDir: string,
-    private readonly handoff: ModelHandoff,
+    private readonly handoff: PackageInstaller,
     private readonly log: Logger,
     options: InboxOptions = {},
   ) {
     this.dir = path.join(stateDir, 'inbox');
     this.pollMs = options.pollMs ?? 2000;
     this.settleMs = options.settleMs ?? 3000;
+    this.clock = options.clock ?? Date.now;
     this.shelf = new RejectedShelf(this.dir);
   }
 
@@ -111,7 +118,7 @@ export class ModelInbox {
     }
     const folder = entry.path as string;
     const scan = scanFolder(folder);
-    const settled = this.seen.get(entry.key) === scan.signature && Date.now() - scan.newestMs >= this.settleMs;
+    const settled = this.seen.get(entry.key) === scan.signature && this.clock() - scan.newestMs >= this.settleMs;
     this.seen.set(entry.key, scan.signature);
     if (!settled) return false;
     if (scan.problem) {
@@ -140,7 +147,7 @@ export class ModelInbox {
    */
   private async lookAtKerasFile(entry: InboxEntry, stat: fs.Stats): Promise<boolean> {
     const signature = `${stat.size}:${stat.mtimeMs}`;
-    const settled = this.seen.get(entry.key) === signature && Date.now() - stat.mtimeMs >= this.settleMs;
+    const settled = this.seen.get(entry.key) === signature && this.clock() - stat.mtimeMs >= this.settleMs;
     this.seen.set(entry.key, signature);
     if (!settled) return false;
     // A dot-name, so that polls pass it over; the rename keeps the file inside the inbox.
