@@ -49,7 +49,7 @@ export class ModelHandoff {
       const candidate = await this.vet(dir);
       let activeDir: string;
       try {
-        activeDir = this.store.install(dir, this.servingPackage());
+        activeDir = await this.store.install(dir, this.servingPackage());
       } catch (err) {
         candidate.dispose();
         throw err instanceof ModelPackageError ? err : new ModelPackageError(this.store.activeDir, `could not be written: ${errorMessage(err)}`);

@@ -1,4 +1,5 @@
 import * as fs from 'node:fs';
+import * as fsp from 'node:fs/promises';
 import * as path from 'node:path';
 import { isKerasFileName } from '../model/formats/keras';
 import { checkPackageFiles } from '../model/package-io';
@@ -162,7 +163,7 @@ export class ModelInbox {
     this.log.info({ folder }, `inbox: new model package ${entry.shown}`);
     try {
       await this.handoff.install(folder, `inbox/${entry.shown}`);
-      fs.rmSync(folder, { recursive: true, force: true });
+      await fsp.rm(folder, { recursive: true, force: true });
       this.seen.delete(entry.key);
     } catch (err) {
       this.refuse(entry, errorMessage(err));

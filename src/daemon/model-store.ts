@@ -1,4 +1,5 @@
 import * as fs from 'node:fs';
+import * as fsp from 'node:fs/promises';
 import * as path from 'node:path';
 import { METADATA_JSON } from '../model/package-io';
 import { checkPackageShape, holdsModel } from '../model/package-layout';
@@ -95,10 +96,10 @@ export class ModelStore {
    * becomes previous, so a rollback returns to it: normally that is active; at start it may
    * be previous (active failed to load) or the shipped default (nothing in the store loaded).
    */
-  install(fromDir: string, servingDir?: string): string {
+  async install(fromDir: string, servingDir?: string): Promise<string> {
     fs.mkdirSync(this.root, { recursive: true, mode: 0o700 });
     const id = `${Date.now()}-${process.pid}`;
-    const staging = this.stage(fromDir, path.join(this.root, `${STAGING}${id}`), false);
+    const staging = await this.stage(fromDir, path.join(this.root, `${STAGING}${id}`), false);
     this.afterStep('staged');
     const serving = servingDir ? path.resolve(servingDir) : undefined;
     const oldPrevious = path.join(this.root, `${OLD_PREVIOUS}${id}`);
@@ -111,15 +112,16 @@ export class ModelStore {
       this.rename(this.activeDir, this.previousDir, 'active to previous');
     } else {
       // The serving package is outside the store: a copy of it becomes previous.
-      const seed = serving && serving !== path.resolve(fromDir) ? this.stage(serving, path.join(this.root, `${STAGING}${id}-previous`), true) : undefined;
+      const seed = serving && serving !== path.resolve(fromDir) ? await this.stage(serving, path.join(this.root, `${STAGING}${id}-previous`), true) : undefined;
       this.afterStep('serving copy staged');
       this.rename(this.previousDir, oldPrevious, 'previous aside');
       this.rename(this.activeDir, oldActive, 'active aside');
       if (seed) this.rename(seed, this.previousDir, 'serving copy to previous');
     }
     this.rename(staging, this.activeDir, 'staging to active');
-    fs.rmSync(oldPrevious, { recursive: true, force: true });
-    fs.rmSync(oldActive, { recursive: true, force: true });
+    // The swap is durable by now; removing what it replaced (maybe a large package) runs on the thread pool.
+    await fsp.rm(oldPrevious, { recursive: true, force: true });
+    await fsp.rm(oldActive, { recursive: true, force: true });
     this.afterStep('cleaned');
     return this.activeDir;
   }
@@ -134,9 +136,9 @@ export class ModelStore {
   }
 
   /** Copies and verifies a package into `dir`; removes the partial copy on failure. */
-  private stage(fromDir: string, dir: string, followLinks: boolean): string {
+  private async stage(fromDir: string, dir: string, followLinks: boolean): Promise<string> {
     try {
-      copyPackageVerified(fromDir, dir, { followLinks, afterFile: (file) => this.afterStep(`copied ${file}`) });
+      await copyPackageVerified(fromDir, dir, { followLinks, afterFile: (file) => this.afterStep(`copied ${file}`) });
       // The copy must be a whole package by itself: a file left out is caught here, not at the next start.
       const { layout } = checkPackageShape(dir);
       if (layout.kind === 'tfjs' && !fs.existsSync(path.join(dir, METADATA_JSON))) throw new ModelPackageError(path.join(dir, METADATA_JSON), 'is missing from the stored copy');

@@ -1,5 +1,6 @@
 import * as crypto from 'node:crypto';
 import * as fs from 'node:fs';
+import * as fsp from 'node:fs/promises';
 import * as path from 'node:path';
 import { ModelPackageError } from '../util/errors';
 import { KERAS_COMPANIONS } from '../model/package-layout';
@@ -26,24 +27,27 @@ interface CopiedFile {
  * then reads every copied file back and compares its size and SHA-256 with what was read from
  * the source. A link in the source is refused, naming it, unless followLinks: skipping it
  * silently once stored a package without its weights. Files are created exclusively ('wx'),
- * so nothing is ever written through a link planted at the target.
+ * so nothing is ever written through a link planted at the target. Reads, writes and the
+ * fsync run on the thread pool: a 60 MB package on an SD card took over a second of fsync,
+ * which stalled the stream when it ran on the main thread.
  */
-export function copyPackageVerified(from: string, toDir: string, options: CopyOptions = {}): void {
+export async function copyPackageVerified(from: string, toDir: string, options: CopyOptions = {}): Promise<void> {
   // A bare Keras file (model.path=FILE) travels with its labels and contract, not its whole folder.
   const bareFile = fs.statSync(from).isFile();
   const fromDir = bareFile ? path.dirname(from) : from;
   const files = bareFile ? [path.basename(from), ...KERAS_COMPANIONS.filter((f) => fs.existsSync(path.join(fromDir, f)))] : listPackageFiles(fromDir, options.followLinks === true);
   fs.mkdirSync(toDir, { mode: 0o700 });
   const copied: CopiedFile[] = [];
+  const buffer = Buffer.allocUnsafe(CHUNK);
   for (const relative of files) {
     const target = path.join(toDir, relative);
     fs.mkdirSync(path.dirname(target), { recursive: true, mode: 0o700 });
-    copied.push({ relative, ...copyOneFile(path.join(fromDir, relative), target, options.followLinks === true) });
+    copied.push({ relative, ...(await copyOneFile(path.join(fromDir, relative), target, options.followLinks === true, buffer)) });
     options.afterFile?.(relative);
   }
   for (const file of copied) {
     const target = path.join(toDir, file.relative);
-    const back = hashFile(target, false);
+    const back = await hashFile(target, buffer);
     if (back.size !== file.size || back.sha256 !== file.sha256) {
       throw new ModelPackageError(target, `stored copy differs from ${path.join(fromDir, file.relative)} (${back.size} bytes, expected ${file.size}${back.size === file.size ? '; contents differ' : ''})`);
     }
@@ -84,64 +88,63 @@ export function listPackageFiles(dir: string, followLinks = false): string[] {
 const CHUNK = 1 << 20;
 
 /** Copies one file through descriptors: the source opened O_NOFOLLOW (unless following), the target created exclusively. */
-function copyOneFile(from: string, to: string, followLinks: boolean): { size: number; sha256: string } {
-  const input = openForRead(from, followLinks);
+async function copyOneFile(from: string, to: string, followLinks: boolean, buffer: Buffer): Promise<{ size: number; sha256: string }> {
+  const input = await openForRead(from, followLinks);
   try {
-    const output = fs.openSync(to, fs.constants.O_WRONLY | fs.constants.O_CREAT | fs.constants.O_EXCL | fs.constants.O_NOFOLLOW, 0o600);
+    const output = await fsp.open(to, fs.constants.O_WRONLY | fs.constants.O_CREAT | fs.constants.O_EXCL | fs.constants.O_NOFOLLOW, 0o600);
     try {
-      const result = readHashing(input, (buffer, n) => {
+      const result = await readHashing(input, buffer, async (n) => {
         let written = 0;
-        while (written < n) written += fs.writeSync(output, buffer, written, n - written);
+        while (written < n) written += (await output.write(buffer, written, n - written)).bytesWritten;
       });
       // On the card before any rename makes the copy the active package.
-      fs.fsyncSync(output);
+      await output.sync();
       return result;
     } finally {
-      fs.closeSync(output);
+      await output.close();
     }
   } finally {
-    fs.closeSync(input);
+    await input.close();
   }
 }
 
-function hashFile(file: string, followLinks: boolean): { size: number; sha256: string } {
-  const input = openForRead(file, followLinks);
+async function hashFile(file: string, buffer: Buffer): Promise<{ size: number; sha256: string }> {
+  const input = await openForRead(file, false);
   try {
-    return readHashing(input);
+    return await readHashing(input, buffer);
   } finally {
-    fs.closeSync(input);
+    await input.close();
   }
 }
 
 /** Reads an open file to its end in chunks, hashing each and handing it to `onChunk`; its size and SHA-256. */
-function readHashing(input: number, onChunk?: (buffer: Buffer, n: number) => void): { size: number; sha256: string } {
+async function readHashing(input: fsp.FileHandle, buffer: Buffer, onChunk?: (n: number) => Promise<void>): Promise<{ size: number; sha256: string }> {
   const hash = crypto.createHash('sha256');
-  const buffer = Buffer.allocUnsafe(CHUNK);
   let size = 0;
   for (;;) {
-    const n = fs.readSync(input, buffer, 0, CHUNK, null);
+    const { bytesRead: n } = await input.read(buffer, 0, CHUNK, null);
     if (n === 0) break;
     hash.update(buffer.subarray(0, n));
-    onChunk?.(buffer, n);
+    await onChunk?.(n);
     size += n;
   }
   return { size, sha256: hash.digest('hex') };
 }
 
-function openForRead(file: string, followLinks: boolean): number {
-  let fd: number;
+async function openForRead(file: string, followLinks: boolean): Promise<fsp.FileHandle> {
+  let handle: fsp.FileHandle;
   try {
-    fd = fs.openSync(file, fs.constants.O_RDONLY | (followLinks ? 0 : fs.constants.O_NOFOLLOW));
+    handle = await fsp.open(file, fs.constants.O_RDONLY | (followLinks ? 0 : fs.constants.O_NOFOLLOW));
   } catch (err) {
     // A link swapped in after the listing: O_NOFOLLOW refuses it with ELOOP.
     if ((err as NodeJS.ErrnoException).code === 'ELOOP') throw new ModelPackageError(file, 'is a symbolic link; a model package must hold its files, not links to them');
     throw new ModelPackageError(file, `cannot be read: ${(err as Error).message}`);
   }
-  if (!fs.fstatSync(fd).isFile()) {
-    fs.closeSync(fd);
+  if (!(await handle.stat()).isFile()) {
+    await handle.close();
     throw new ModelPackageError(file, 'is not a regular file');
   }
-  return fd;
+  return handle;
 }
 
 /** Makes renames in `dir` durable (a power cut after a swap must not bring back the old names). */

@@ -1,4 +1,4 @@
-import * as fs from 'node:fs';
+import * as fsp from 'node:fs/promises';
 import type { IncomingMessage } from 'node:http';
 import express, { type Router } from 'express';
 import { ModelPackageError } from '../util/errors';
@@ -6,7 +6,7 @@ import { receivePackage } from './model-upload';
 import { datasetRoutes } from './dataset-routes';
 import type { Logger } from '../util/logger';
 import { parseSettingsPatch, type RuntimeSettings } from '../pipeline/runtime-settings';
-import type { DaemonView } from './daemon-view';
+import type { DaemonView, ModelInfo } from './daemon-view';
 import type { PredictionHistory } from './prediction-history';
 import { buildStatus, type TemperatureReader } from './status';
 import type { ViewerHub } from './viewer-hub';
@@ -56,15 +56,18 @@ export function apiRoutes({ daemon, hub, history, temperature, onSettings, maxUp
   // failure the running model keeps serving and the answer says why (422, naming the file).
   router.post('/model', async (req, res) => {
     const dir = await receivePackage(req, daemon.uploadRoot, maxUploadBytes);
+    let outcome: { model: ModelInfo } | { refused: string };
     try {
-      const model = await daemon.installModel(dir, `upload from ${addressOf(req)}`);
-      res.json({ model });
+      outcome = { model: await daemon.installModel(dir, `upload from ${addressOf(req)}`) };
     } catch (err) {
       if (!(err instanceof ModelPackageError)) throw err;
-      res.status(422).json({ error: err.message.replace(dir, 'upload') });
+      outcome = { refused: err.message.replace(dir, 'upload') };
     } finally {
-      fs.rmSync(dir, { recursive: true, force: true });
+      // Gone before the answer, and off the main thread: unlinking a large upload took tens of ms on a card.
+      await fsp.rm(dir, { recursive: true, force: true });
     }
+    if ('model' in outcome) res.json(outcome);
+    else res.status(422).json({ error: outcome.refused });
   });
 
   router.post('/model/rollback', async (_req, res) => {

@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import * as fs from 'node:fs';
+import * as fsp from 'node:fs/promises';
 import * as path from 'node:path';
 import { pipeline as pipeStreams } from 'node:stream/promises';
 import { Transform, type Readable } from 'node:stream';
@@ -30,7 +31,7 @@ export async function receivePackage(req: Request, root: string, maxBytes: numbe
     if (!holdsModelAtTop(fs.readdirSync(dir))) throw new UploadError(400, 'the upload holds no model.json and no single Keras file (.h5, .hdf5, .keras) at its top level');
     return dir;
   } catch (err) {
-    fs.rmSync(dir, { recursive: true, force: true });
+    await fsp.rm(dir, { recursive: true, force: true });
     throw err;
   }
 }
@@ -122,7 +123,7 @@ async function receiveZip(req: Request, dir: string, maxBytes: number): Promise<
     await saveBody(req, zipFile, maxBytes);
     await unpackZipInWorker({ zipFile, dir, maxBytes, maxFiles: PACKAGE_LIMITS.maxFiles });
   } finally {
-    fs.rmSync(zipFile, { force: true });
+    await fsp.rm(zipFile, { force: true });
   }
 }
 

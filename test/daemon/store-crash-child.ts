@@ -17,6 +17,9 @@ const store = new ModelStore(stateDir, {
     process.kill(process.pid, 'SIGKILL');
   },
 });
-if (op === 'install') store.install(fromDir, store.activeDir);
-else store.swapWithPrevious();
-fs.writeSync(1, `finished after ${steps} steps\n`);
+async function main(): Promise<void> {
+  if (op === 'install') await store.install(fromDir, store.activeDir);
+  else store.swapWithPrevious();
+  fs.writeSync(1, `finished after ${steps} steps\n`);
+}
+void main();
