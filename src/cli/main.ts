@@ -1,5 +1,6 @@
 #!/usr/bin/env node
 import { errorMessage, isEdgesightError, UsageError } from '../util/errors';
+import { PRIORITY, stderrLine } from '../util/journal';
 
 const COMMANDS: Record<string, { summary: string; load: () => Promise<{ main(argv: string[]): Promise<number> }> }> = {
   run: { summary: 'run the daemon: camera (or demo) -> model -> annotated frames', load: () => import('./run') },
@@ -62,10 +63,10 @@ export function runCli(argv: string[]): Promise<void> {
     },
     (err: unknown) => {
       if (isEdgesightError(err)) {
-        process.stderr.write(`edgesight: ${err.message}\n`);
+        process.stderr.write(stderrLine(PRIORITY.err, `edgesight: ${err.message}`));
         process.exitCode = err.exitCode;
       } else {
-        process.stderr.write(`edgesight: internal error: ${errorMessage(err)}\n${(err as Error)?.stack ?? ''}\n`);
+        process.stderr.write(stderrLine(PRIORITY.err, `edgesight: internal error: ${errorMessage(err)}\n${(err as Error)?.stack ?? ''}`));
         process.exitCode = 70;
       }
     },

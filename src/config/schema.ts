@@ -121,7 +121,7 @@ export const configSchema = {
   'webhooks.queueSize': integerField(50, 1, 10000, 'Posts waiting per target (oldest dropped and counted).'),
 
   'log.level': enumField('info', ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const, 'Log level.'),
-  'log.format': enumField('auto', ['auto', 'json', 'pretty'] as const, 'Log lines as JSON (for journald and tools) or readable text; auto: readable when stderr is a terminal.'),
+  'log.format': enumField('auto', ['auto', 'json', 'pretty'] as const, 'Log lines as JSON (for tools) or readable text; auto: readable when stderr is a terminal or journald (under systemd), JSON otherwise. Under journald every line carries its priority either way, so `journalctl -p warning` filters by level.'),
 } satisfies Record<string, Field<unknown>>;
 
 export type ConfigSchema = typeof configSchema;
