@@ -1,5 +1,6 @@
 import { parseArgs } from 'node:util';
 import { loadConfig } from '../config/load';
+import { describeChoice, locateConfigFile, presetsFor, type ConfigFileChoice } from '../config/locate';
 import type { Config, ConfigKey } from '../config/schema';
 import { BACKEND_PREFERENCES, type BackendPreference } from '../config/backend-preference';
 import { UsageError } from '../util/errors';
@@ -51,8 +52,18 @@ export function parseCommandArgs<O extends NonNullable<ParseArgsConfig['options'
   }
 }
 
-/** Resolves the config from defaults, --config, EDGESIGHT_* and the parsed flags. */
-export function configFromValues(values: Record<string, unknown>, env: NodeJS.ProcessEnv = process.env): Config {
+export interface ResolvedConfig {
+  config: Config;
+  /** Which configuration file was read, and how it was found. */
+  choice: ConfigFileChoice;
+}
+
+/**
+ * Resolves the config from defaults, the configuration file (--config, $EDGESIGHT_CONFIG, else
+ * the first of /etc/edgesight/config.json and the user's that exists), EDGESIGHT_* and the
+ * parsed flags.
+ */
+export function resolveConfig(values: Record<string, unknown>, env: NodeJS.ProcessEnv = process.env): ResolvedConfig {
   const flags: Partial<Record<ConfigKey, unknown>> = {};
   for (const item of (values.set as string[] | undefined) ?? []) {
     const eq = item.indexOf('=');
@@ -62,5 +73,18 @@ export function configFromValues(values: Record<string, unknown>, env: NodeJS.Pr
   for (const [flag, key] of Object.entries(SHORTCUTS)) {
     if (values[flag] !== undefined) flags[key] = values[flag];
   }
-  return loadConfig({ configFile: values.config as string | undefined, env, flags });
+  const choice = locateConfigFile(values.config as string | undefined, env);
+  const config = loadConfig({ configFile: choice.file, configOrigin: choice.origin, presets: presetsFor(choice.file, env), env, flags });
+  return { config, choice };
+}
+
+/**
+ * resolveConfig for a command, which says on stderr which configuration file it used: always
+ * (the commands that act on the service: token, deploy, config, ...), only when it found one
+ * (predict, whose stdout is its results), or never.
+ */
+export function configFromValues(values: Record<string, unknown>, env: NodeJS.ProcessEnv = process.env, announce: 'always' | 'found' | 'never' = 'always'): Config {
+  const { config, choice } = resolveConfig(values, env);
+  if (announce === 'always' || (announce === 'found' && choice.file !== undefined)) process.stderr.write(`edgesight: ${describeChoice(choice)}\n`);
+  return config;
 }

@@ -34,7 +34,7 @@ export interface PredictLine {
 export async function main(argv: string[]): Promise<number> {
   const { values, positionals } = parseCommandArgs('predict', argv, { ...configOptions, json: { type: 'boolean' } } as const);
   if (positionals.length === 0) throw new UsageError('predict: give at least one image, video or folder: edgesight predict PATH... [--model DIR] [--json] [--top K]');
-  const config = configFromValues(values);
+  const config = configFromValues(values, process.env, 'found');
   const log = createLogger(config['log.level'] === 'info' ? 'warn' : config['log.level'], config['log.format']);
   const { classifier } = await openClassifier(config, log);
   const write = values.json

@@ -9,8 +9,12 @@ type Origin = string;
 export interface LoadOptions {
   /** The project's config/default.json (or another base file); skipped when absent. */
   defaultsFile?: string;
-  /** `--config FILE`: must exist when given. */
+  /** `--config FILE` (or the file config/locate.ts found): must exist when given. */
   configFile?: string;
+  /** What named configFile, for the error when it does not exist: --config unless told. */
+  configOrigin?: string;
+  /** Values that follow from which file was chosen (config/locate.ts presetsFor), applied before the file. */
+  presets?: Partial<Record<ConfigKey, unknown>>;
   /** Usually process.env; only EDGESIGHT_* names are read. */
   env?: NodeJS.ProcessEnv;
   /** Command-line values by config key, already as text or typed values. */
@@ -21,9 +25,10 @@ export const projectRoot = path.resolve(__dirname, '..', '..', '..');
 export const defaultConfigFile = path.join(projectRoot, 'config', 'default.json');
 
 /**
- * Resolves the configuration: schema defaults, then config/default.json, then --config FILE,
- * then EDGESIGHT_* environment variables, then command-line flags. The first value that the
- * schema does not allow stops loading with a ConfigError naming key, value, origin and rule.
+ * Resolves the configuration: schema defaults, then config/default.json, then the presets and
+ * --config FILE (or the file config/locate.ts found), then EDGESIGHT_* environment variables,
+ * then command-line flags. The first value that the schema does not allow stops loading with a
+ * ConfigError naming key, value, origin and rule.
  */
 export function loadConfig(options: LoadOptions = {}): Config {
   const values: Record<string, unknown> = { ...defaultConfig() };
@@ -40,7 +45,8 @@ export function loadConfig(options: LoadOptions = {}): Config {
   const defaultsFile = options.defaultsFile ?? defaultConfigFile;
   if (fs.existsSync(defaultsFile)) applyFile(defaultsFile, set);
   if (options.configFile !== undefined) {
-    if (!fs.existsSync(options.configFile)) throw new ConfigError(`config: file ${options.configFile} (from --config) does not exist`);
+    for (const [key, value] of Object.entries(options.presets ?? {})) set(key as ConfigKey, value, `the service's default with ${options.configFile}`, false);
+    if (!fs.existsSync(options.configFile)) throw new ConfigError(`config: file ${options.configFile} (from ${options.configOrigin ?? '--config'}) does not exist`);
     applyFile(options.configFile, set);
   }
   const env = options.env ?? {};
@@ -61,9 +67,15 @@ export function isConfigKey(key: string): key is ConfigKey {
 }
 
 function applyFile(file: string, set: (key: ConfigKey, raw: unknown, origin: Origin, fromText: boolean) => void): void {
+  let text: string;
+  try {
+    text = fs.readFileSync(file, 'utf8');
+  } catch (err) {
+    throw new ConfigError(`config: cannot read ${file}: ${(err as Error).message}`);
+  }
   let parsed: unknown;
   try {
-    parsed = JSON.parse(fs.readFileSync(file, 'utf8'));
+    parsed = JSON.parse(text);
   } catch (err) {
     throw new ConfigError(`config: ${file} is not valid JSON: ${(err as Error).message}`);
   }
