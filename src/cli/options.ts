@@ -4,20 +4,21 @@ import { describeChoice, locateConfigFile, presetsFor, type ConfigFileChoice } f
 import type { Config, ConfigKey } from '../config/schema';
 import { BACKEND_PREFERENCES, type BackendPreference } from '../config/backend-preference';
 import { UsageError } from '../util/errors';
+import { commandUsage, HelpShown } from './usage';
 
 /** Options every command that reads the config understands; shortcuts map onto config keys. */
 export const configOptions = {
-  config: { type: 'string' },
-  set: { type: 'string', multiple: true },
+  config: { type: 'string', short: 'c' },
+  set: { type: 'string', multiple: true, short: 's' },
   source: { type: 'string' },
-  model: { type: 'string' },
+  model: { type: 'string', short: 'm' },
   backend: { type: 'string' },
   threshold: { type: 'string' },
   top: { type: 'string' },
   smoothing: { type: 'string' },
   'log-level': { type: 'string' },
   host: { type: 'string' },
-  port: { type: 'string' },
+  port: { type: 'string', short: 'p' },
   auth: { type: 'string' },
 } as const;
 
@@ -43,12 +44,25 @@ export function backendOption(command: string, value: string | undefined): Backe
   return preference as BackendPreference;
 }
 
-/** parseArgs with errors turned into a UsageError that names the command. */
+/** Is help asked for? `--help` or `-h` anywhere before a `--` that ends the options. */
+function wantsHelp(argv: string[]): boolean {
+  const end = argv.indexOf('--');
+  return (end < 0 ? argv : argv.slice(0, end)).some((a) => a === '--help' || a === '-h');
+}
+
+/**
+ * parseArgs with errors turned into a UsageError that names the command. `--help` or `-h` prints
+ * the command's usage and options to stdout and throws HelpShown, which the CLI ends with exit 0.
+ */
 export function parseCommandArgs<O extends NonNullable<ParseArgsConfig['options']>>(command: string, argv: string[], options: O) {
+  if (wantsHelp(argv)) {
+    process.stdout.write(commandUsage(command, options as Parameters<typeof commandUsage>[1]) + '\n');
+    throw new HelpShown(command);
+  }
   try {
     return parseArgs({ args: argv, options, allowPositionals: true, strict: true });
   } catch (err) {
-    throw new UsageError(`${command}: ${(err as Error).message.replace(/\. To specify a positional.*$/, '')} (see 'edgesight help')`);
+    throw new UsageError(`${command}: ${(err as Error).message.replace(/\. To specify a positional.*$/, '')} (see 'edgesight ${command} --help')`);
   }
 }
 

@@ -7,7 +7,12 @@ import { parseCommandArgs } from './options';
  * (one sub-folder per class) to a model package with its report. Options: see the README.
  */
 export async function main(argv: string[]): Promise<number> {
-  const { values, positionals } = parseCommandArgs('train', argv, TRAIN_FLAGS);
+  const { values, positionals } = parseCommandArgs('train', argv, {
+    ...TRAIN_FLAGS,
+    data: { type: 'string', short: 'd' },
+    out: { type: 'string', short: 'o' },
+    config: { type: 'string', short: 'c' },
+  } as const);
   if (positionals.length) values.data ??= positionals[0];
   const result = await runTraining(trainingSpec(values));
   return result.fit.interrupted ? 130 : 0;
