@@ -1,9 +1,11 @@
 import { parseArgs } from 'node:util';
 import { loadConfig } from '../config/load';
+import { unknownVariableWarnings } from '../config/env-names';
 import { describeChoice, locateConfigFile, presetsFor, type ConfigFileChoice } from '../config/locate';
 import type { Config, ConfigKey } from '../config/schema';
 import { BACKEND_PREFERENCES, type BackendPreference } from '../config/backend-preference';
 import { UsageError } from '../util/errors';
+import { PRIORITY, stderrLine } from '../util/journal';
 import { commandUsage, HelpShown } from './usage';
 
 /** Options every command that reads the config understands; shortcuts map onto config keys. */
@@ -70,6 +72,8 @@ export interface ResolvedConfig {
   config: Config;
   /** Which configuration file was read, and how it was found. */
   choice: ConfigFileChoice;
+  /** EDGESIGHT_* variables that look like settings but are none (a typo), one line each. */
+  warnings: string[];
 }
 
 /**
@@ -89,7 +93,7 @@ export function resolveConfig(values: Record<string, unknown>, env: NodeJS.Proce
   }
   const choice = locateConfigFile(values.config as string | undefined, env);
   const config = loadConfig({ configFile: choice.file, configOrigin: choice.origin, presets: presetsFor(choice.file, env), env, flags });
-  return { config, choice };
+  return { config, choice, warnings: unknownVariableWarnings(env) };
 }
 
 /**
@@ -98,7 +102,8 @@ export function resolveConfig(values: Record<string, unknown>, env: NodeJS.Proce
  * (predict, whose stdout is its results), or never.
  */
 export function configFromValues(values: Record<string, unknown>, env: NodeJS.ProcessEnv = process.env, announce: 'always' | 'found' | 'never' = 'always'): Config {
-  const { config, choice } = resolveConfig(values, env);
+  const { config, choice, warnings } = resolveConfig(values, env);
+  for (const warning of warnings) process.stderr.write(stderrLine(PRIORITY.warning, `edgesight: warning: ${warning}`));
   if (announce === 'always' || (announce === 'found' && choice.file !== undefined)) process.stderr.write(`edgesight: ${describeChoice(choice)}\n`);
   return config;
 }

@@ -7,8 +7,9 @@ import { configOptions, parseCommandArgs, resolveConfig } from './options';
 export async function main(argv: string[]): Promise<number> {
   const { values, positionals } = parseCommandArgs('run', argv, configOptions);
   if (positionals.length) values.source ??= positionals[0];
-  const { config, choice } = resolveConfig(values);
+  const { config, choice, warnings } = resolveConfig(values);
   const log = createLogger(config['log.level'], config['log.format']);
+  for (const warning of warnings) log.warn(warning);
   const daemon = new DaemonController(config, log);
   let signalled = false;
   const stopped = new Promise<void>((resolve) => {

@@ -1,6 +1,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { ConfigError } from '../util/errors';
+import { editDistance } from './env-names';
 import { configKeys, configSchema, defaultConfig, envNameFor, type Config, type ConfigKey } from './schema';
 
 /** Where a value came from, so an error can say which file, variable or flag to fix. */
@@ -124,20 +125,6 @@ export function suggest(key: string): string {
   const lower = key.toLowerCase();
   const near = configKeys.find((k) => k.toLowerCase() === lower || editDistance(k.toLowerCase(), lower) <= 2);
   return near ? ` (did you mean '${near}'?)` : '';
-}
-
-function editDistance(a: string, b: string): number {
-  const row = Array.from({ length: b.length + 1 }, (_, i) => i);
-  for (let i = 1; i <= a.length; i++) {
-    let prev = row[0];
-    row[0] = i;
-    for (let j = 1; j <= b.length; j++) {
-      const tmp = row[j];
-      row[j] = Math.min(row[j] + 1, row[j - 1] + 1, prev + (a[i - 1] === b[j - 1] ? 0 : 1));
-      prev = tmp;
-    }
-  }
-  return row[b.length];
 }
 
 /** The resolved config as nested JSON (the shape of config/default.json). */
