@@ -1,3 +1,4 @@
+import * as os from 'node:os';
 import { trainingSpec, TRAIN_FLAGS } from '../train/options';
 import { runTraining } from '../train/run-training';
 import { parseCommandArgs } from './options';
@@ -15,5 +16,6 @@ export async function main(argv: string[]): Promise<number> {
   } as const);
   if (positionals.length) values.data ??= positionals[0];
   const result = await runTraining(trainingSpec(values));
-  return result.fit.interrupted ? 130 : 0;
+  // 128 + the signal's number, as a shell reports a command a signal ended: 130 Ctrl-C, 143 SIGTERM.
+  return result.fit.interrupted ? 128 + os.constants.signals[result.stoppedBy ?? 'SIGINT'] : 0;
 }
