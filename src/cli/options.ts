@@ -93,7 +93,7 @@ export function resolveConfig(values: Record<string, unknown>, env: NodeJS.Proce
   }
   const choice = locateConfigFile(values.config as string | undefined, env);
   const config = loadConfig({ configFile: choice.file, configOrigin: choice.origin, presets: presetsFor(choice.file, env), env, flags });
-  return { config, choice, warnings: unknownVariableWarnings(env) };
+  return { config, choice, warnings: [...(choice.unreadable ?? []), ...unknownVariableWarnings(env)] };
 }
 
 /**

@@ -31,31 +31,39 @@ export interface ConfigFileChoice {
   origin: '--config' | '$EDGESIGHT_CONFIG' | 'search';
   /** The files looked at, in order (the search only). */
   searched: string[];
+  /** Search entries this user may not look at (/etc/edgesight is 0750, group edgesight), passed over, one line each. */
+  unreadable?: string[];
 }
 
 /**
  * The configuration file a command reads: --config FILE, else $EDGESIGHT_CONFIG, else the first
  * file of the search list that exists (see configSearchPath), else none. A file named by --config
- * or the variable must exist (loadConfig says so); a search entry that cannot even be looked at
- * (/etc/edgesight is 0750, group edgesight) is an error rather than skipped, since skipping it
- * would quietly print another token or talk to the daemon with another state directory.
+ * or the variable must exist (loadConfig says so). A search entry this user may not look at
+ * (/etc/edgesight is 0750, group edgesight) is passed over but reported in `unreadable`, for the
+ * command to warn: `predict` as any user still works, and `token` says why it did not find the
+ * service's token.
  */
 export function locateConfigFile(flag: string | undefined, env: NodeJS.ProcessEnv = process.env, searched: string[] = configSearchPath(env)): ConfigFileChoice {
   if (flag !== undefined) return { file: flag, origin: '--config', searched: [] };
   if (env[CONFIG_VARIABLE]) return { file: env[CONFIG_VARIABLE], origin: '$EDGESIGHT_CONFIG', searched: [] };
+  const unreadable: string[] = [];
+  const found = (file?: string): ConfigFileChoice => ({ ...(file !== undefined ? { file } : {}), origin: 'search', searched, ...(unreadable.length ? { unreadable } : {}) });
   for (const candidate of searched) {
     let stat: fs.Stats;
     try {
       stat = fs.statSync(candidate);
+      // A file that is there but may not be read is passed over like one in a closed folder.
+      if (stat.isFile()) fs.accessSync(candidate, fs.constants.R_OK);
     } catch (err) {
       const code = (err as NodeJS.ErrnoException).code;
       if (code === 'ENOENT' || code === 'ENOTDIR') continue;
-      throw new ConfigError(`config: cannot look for ${candidate}: ${errorMessage(err)} (run as root or as a member of its group, or pass --config FILE)`);
+      unreadable.push(`config: ${candidate} passed over: ${errorMessage(err)} (run as root or as a member of its group to use it, or pass --config FILE)`);
+      continue;
     }
     if (!stat.isFile()) throw new ConfigError(`config: ${candidate} is not a file`);
-    return { file: candidate, origin: 'search', searched };
+    return found(candidate);
   }
-  return { origin: 'search', searched };
+  return found();
 }
 
 /**
