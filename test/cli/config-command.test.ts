@@ -1,7 +1,7 @@
 import { strict as assert } from 'node:assert';
 import { runCli } from '../helpers/fixtures';
 
-describe('edgesight config hides credentials', function () {
+describe('edgesight config', function () {
   this.timeout(60_000);
 
   it('redacts passwords in source, url.address and every other address, and the secret fields', () => {
@@ -20,5 +20,13 @@ describe('edgesight config hides credentials', function () {
     assert.equal(config.webhooks.urls, 'https://a:***@hooks.example/x,https://hooks.example/y?token=***');
     assert.equal(config.mqtt.password, '[redacted]');
     assert.equal(config.webhooks.secret, '[redacted]');
+  });
+
+  it('edgesight config prints the warning on stderr and carries on', () => {
+    const result = runCli(['config'], { EDGESIGHT_SERVR_PORT: '9000', EDGESIGHT_TOKEN: 'not-a-typo' });
+    assert.equal(result.code, 0, result.stderr);
+    assert.equal((JSON.parse(result.stdout) as { server: { port: number } }).server.port, 8080);
+    const warnings = result.stderr.split('\n').filter((l) => l.startsWith('edgesight: warning:'));
+    assert.deepEqual(warnings, ['edgesight: warning: environment variable EDGESIGHT_SERVR_PORT is not one edgesight reads, so it is ignored (did you mean EDGESIGHT_SERVER_PORT (server.port)?)']);
   });
 });
