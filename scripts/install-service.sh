@@ -120,6 +120,7 @@ if [ "$live" = 1 ]; then
     systemctl restart edgesight.service
     say "started. The dashboard token is in /var/lib/edgesight/token; the first start's log has the address:"
     say "  journalctl -u edgesight | grep 'Open the dashboard'"
+    say "sudo $prefix/bin/edgesight token (and config, doctor, rollback) use /etc/edgesight/config.json and that state directory by themselves"
   fi
 fi
 say "logs: journalctl -u edgesight -f"

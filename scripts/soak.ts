@@ -33,6 +33,8 @@ async function main(): Promise<void> {
   const stateDir = tempDir('edgesight-soak-state-');
   const child = spawn(process.execPath, [cliPath, 'run', '--source', thirtyFpsClip().file, '--set', 'file.realtime=false', '--host', '127.0.0.1', '--port', '0', '--set', `state.dir=${stateDir}`, '--set', 'log.format=json', '--set', 'pipeline.reportEverySeconds=0'], {
     stdio: ['ignore', 'ignore', 'pipe'],
+    // The shipped defaults, not this machine's /etc/edgesight/config.json (a device may run the service).
+    env: { ...process.env, EDGESIGHT_CONFIG_SEARCH: '' },
   });
   const base = await new Promise<string>((resolve, reject) => {
     let log = '';

@@ -1,5 +1,6 @@
 import * as fs from 'node:fs';
 import { errorMessage, SourceError } from '../util/errors';
+import { redactUrl } from '../util/redact';
 import { cv } from '../vision/cv';
 import type { CapturedImage, FrameSource, SourceKind } from './frame-source';
 import type { VideoCapture } from '@u4/opencv4nodejs';
@@ -137,6 +138,4 @@ function fourccName(code: number): string {
 }
 
 /** rtsp://user:secret@host/... -> rtsp://user:***@host/... so credentials never reach a log. */
-export function redactUrl(text: string): string {
-  return text.replace(/^([a-z][a-z0-9+.-]*:\/\/[^:/@]+):[^@/]*@/i, '$1:***@');
-}
+export { redactUrl };

@@ -21,7 +21,7 @@ export async function main(argv: string[]): Promise<number> {
     quick: { type: 'boolean' },
     seconds: { type: 'string' },
     reference: { type: 'string' },
-    out: { type: 'string' },
+    out: { type: 'string', short: 'o' },
     readme: { type: 'boolean' },
   } as const);
   const quick = values.quick ?? false;

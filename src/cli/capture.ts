@@ -8,7 +8,7 @@ import { callDaemon, remoteOptions, resolveRemote } from './remote';
  * A timed capture is followed until it ends; Ctrl-C leaves it running on the device.
  */
 export async function main(argv: string[]): Promise<number> {
-  const { values, positionals } = parseCommandArgs('capture', argv, { ...remoteOptions, label: { type: 'string' }, count: { type: 'string' }, every: { type: 'string' } });
+  const { values, positionals } = parseCommandArgs('capture', argv, { ...remoteOptions, label: { type: 'string', short: 'l' }, count: { type: 'string' }, every: { type: 'string' } });
   if (positionals.length) throw new UsageError(`capture: unexpected argument '${positionals[0]}' (usage: edgesight capture --to URL --label L [--count N] [--every S])`);
   if (values.label === undefined) throw new UsageError('capture: --label is required (usage: edgesight capture --to URL --label L [--count N] [--every S])');
   const count = values.count === undefined ? 1 : Number(values.count);

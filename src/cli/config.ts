@@ -1,4 +1,5 @@
 import { toNestedJson } from '../config/load';
+import { redactUrl } from '../util/redact';
 import { configKeys, configSchema, envNameFor, type Config } from '../config/schema';
 import { configFromValues, configOptions, parseCommandArgs } from './options';
 
@@ -13,10 +14,17 @@ export async function main(argv: string[]): Promise<number> {
   return 0;
 }
 
-/** The config with every secret field that is set replaced by [redacted]. */
+/**
+ * The config with every secret field that is set replaced by [redacted], and credentials in
+ * every address (source, url.address, a GStreamer pipeline, mqtt.url, webhooks.urls) hidden as
+ * the capture log hides them: rtsp://user:***@host.
+ */
 export function redactSecrets(config: Config): Config {
   const out: Record<string, unknown> = { ...config };
-  for (const key of configKeys) if (configSchema[key].secret && out[key] !== '') out[key] = '[redacted]';
+  for (const key of configKeys) {
+    if (configSchema[key].secret && out[key] !== '') out[key] = '[redacted]';
+    else if (typeof out[key] === 'string') out[key] = redactUrl(out[key] as string);
+  }
   return out as Config;
 }
 

@@ -26,8 +26,10 @@ export interface PullResult {
  */
 export async function main(argv: string[]): Promise<number> {
   const [sub, ...rest] = argv;
+  // `dataset --help` is the help of its one subcommand.
+  if (sub === '--help' || sub === '-h') return main(['pull', sub]);
   if (sub !== 'pull') throw new UsageError(`dataset: unknown subcommand '${sub ?? ''}' (usage: edgesight dataset pull --from URL --out DIR [--token T] [--unlabelled])`);
-  const { values, positionals } = parseCommandArgs('dataset pull', rest, { ...remoteOptions, from: { type: 'string' }, out: { type: 'string' }, unlabelled: { type: 'boolean' } });
+  const { values, positionals } = parseCommandArgs('dataset pull', rest, { ...remoteOptions, from: { type: 'string', short: 'f' }, out: { type: 'string', short: 'o' }, unlabelled: { type: 'boolean' } });
   if (positionals.length) throw new UsageError(`dataset pull: unexpected argument '${positionals[0]}'`);
   if (!values.out) throw new UsageError('dataset pull: --out DIR is required');
   const remote = resolveRemote({ ...values, to: values.from ?? values.to });

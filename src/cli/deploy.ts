@@ -34,5 +34,12 @@ export async function main(argv: string[]): Promise<number> {
     return 0;
   }
   process.stderr.write(`edgesight: ${remote.base} refused the model (HTTP ${status}): ${body.error}\n`);
-  return status === 422 ? 3 : 1;
+  return REFUSALS.has(status) ? 3 : 1;
 }
+
+/**
+ * The daemon's verdicts on the package itself (malformed upload, too large, not a package type,
+ * failed checks or self-test): exit 3, as for a broken package checked here. Anything else
+ * (not signed in, the daemon failing or busy, no connection) is not about the model: exit 1.
+ */
+const REFUSALS = new Set([400, 413, 415, 422]);

@@ -15,7 +15,7 @@ import { backendOption, parseCommandArgs } from './options';
  * accuracy, per-class precision, recall and F1, and the confusion matrix.
  */
 export async function main(argv: string[]): Promise<number> {
-  const { values } = parseCommandArgs('evaluate', argv, { model: { type: 'string' }, data: { type: 'string' }, json: { type: 'boolean' }, backend: { type: 'string' } } as const);
+  const { values } = parseCommandArgs('evaluate', argv, { model: { type: 'string', short: 'm' }, data: { type: 'string', short: 'd' }, json: { type: 'boolean', short: 'j' }, backend: { type: 'string' } } as const);
   if (!values.model || !values.data) throw new UsageError('evaluate: give --model DIR (a model package) and --data DIR (one folder of images per class)');
   await selectBackend(backendOption('evaluate', values.backend));
   const loaded = await loadModelPackage(resolveModelDir(values.model));

@@ -14,7 +14,7 @@ import { backendOption, parseCommandArgs } from './options';
  */
 export async function main(argv: string[]): Promise<number> {
   const { values, positionals } = parseCommandArgs('import', argv, {
-    out: { type: 'string' }, labels: { type: 'string' }, range: { type: 'string' }, invert: { type: 'string' },
+    out: { type: 'string', short: 'o' }, labels: { type: 'string' }, range: { type: 'string' }, invert: { type: 'string' },
     'resize-mode': { type: 'string' }, 'color-order': { type: 'string' }, backend: { type: 'string' },
   } as const);
   if (positionals.length !== 1 || !values.out) throw new UsageError('import: edgesight import KERAS_FILE --out DIR [--labels a,b,...] [--range 0,1] [--invert true|false|auto] [--resize-mode stretch|center-crop] [--color-order rgb|bgr]');

@@ -6,7 +6,7 @@ import { UsageError } from '../util/errors';
 import { backendOption, parseCommandArgs } from './options';
 
 export async function main(argv: string[]): Promise<number> {
-  const { values, positionals } = parseCommandArgs('info', argv, { json: { type: 'boolean' }, backend: { type: 'string' } } as const);
+  const { values, positionals } = parseCommandArgs('info', argv, { json: { type: 'boolean', short: 'j' }, backend: { type: 'string' } } as const);
   if (positionals.length !== 1) throw new UsageError('info: give one model package directory or Keras file: edgesight info MODEL_DIR|FILE');
   const backend = await selectBackend(backendOption('info', values.backend));
   const preference = backendOption('info', values.backend);

@@ -32,9 +32,9 @@ export interface PredictLine {
  * Unreadable files are reported by name and skipped; exit code 1 if any failed.
  */
 export async function main(argv: string[]): Promise<number> {
-  const { values, positionals } = parseCommandArgs('predict', argv, { ...configOptions, json: { type: 'boolean' } } as const);
+  const { values, positionals } = parseCommandArgs('predict', argv, { ...configOptions, json: { type: 'boolean', short: 'j' } } as const);
   if (positionals.length === 0) throw new UsageError('predict: give at least one image, video or folder: edgesight predict PATH... [--model DIR] [--json] [--top K]');
-  const config = configFromValues(values);
+  const config = configFromValues(values, process.env, 'found');
   const log = createLogger(config['log.level'] === 'info' ? 'warn' : config['log.level'], config['log.format']);
   const { classifier } = await openClassifier(config, log);
   const write = values.json

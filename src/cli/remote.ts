@@ -5,10 +5,10 @@ import { configFromValues } from './options';
 
 /** Options of the commands that talk to a running daemon over HTTP. */
 export const remoteOptions = {
-  to: { type: 'string' },
+  to: { type: 'string', short: 't' },
   token: { type: 'string' },
-  config: { type: 'string' },
-  set: { type: 'string', multiple: true },
+  config: { type: 'string', short: 'c' },
+  set: { type: 'string', multiple: true, short: 's' },
 } as const;
 
 export interface Remote {

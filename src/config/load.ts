@@ -1,6 +1,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { ConfigError } from '../util/errors';
+import { editDistance } from './env-names';
 import { configKeys, configSchema, defaultConfig, envNameFor, type Config, type ConfigKey } from './schema';
 
 /** Where a value came from, so an error can say which file, variable or flag to fix. */
@@ -9,8 +10,12 @@ type Origin = string;
 export interface LoadOptions {
   /** The project's config/default.json (or another base file); skipped when absent. */
   defaultsFile?: string;
-  /** `--config FILE`: must exist when given. */
+  /** `--config FILE` (or the file config/locate.ts found): must exist when given. */
   configFile?: string;
+  /** What named configFile, for the error when it does not exist: --config unless told. */
+  configOrigin?: string;
+  /** Values that follow from which file was chosen (config/locate.ts presetsFor), applied before the file. */
+  presets?: Partial<Record<ConfigKey, unknown>>;
   /** Usually process.env; only EDGESIGHT_* names are read. */
   env?: NodeJS.ProcessEnv;
   /** Command-line values by config key, already as text or typed values. */
@@ -21,9 +26,10 @@ export const projectRoot = path.resolve(__dirname, '..', '..', '..');
 export const defaultConfigFile = path.join(projectRoot, 'config', 'default.json');
 
 /**
- * Resolves the configuration: schema defaults, then config/default.json, then --config FILE,
- * then EDGESIGHT_* environment variables, then command-line flags. The first value that the
- * schema does not allow stops loading with a ConfigError naming key, value, origin and rule.
+ * Resolves the configuration: schema defaults, then config/default.json, then the presets and
+ * --config FILE (or the file config/locate.ts found), then EDGESIGHT_* environment variables,
+ * then command-line flags. The first value that the schema does not allow stops loading with a
+ * ConfigError naming key, value, origin and rule.
  */
 export function loadConfig(options: LoadOptions = {}): Config {
   const values: Record<string, unknown> = { ...defaultConfig() };
@@ -40,7 +46,8 @@ export function loadConfig(options: LoadOptions = {}): Config {
   const defaultsFile = options.defaultsFile ?? defaultConfigFile;
   if (fs.existsSync(defaultsFile)) applyFile(defaultsFile, set);
   if (options.configFile !== undefined) {
-    if (!fs.existsSync(options.configFile)) throw new ConfigError(`config: file ${options.configFile} (from --config) does not exist`);
+    for (const [key, value] of Object.entries(options.presets ?? {})) set(key as ConfigKey, value, `the service's default with ${options.configFile}`, false);
+    if (!fs.existsSync(options.configFile)) throw new ConfigError(`config: file ${options.configFile} (from ${options.configOrigin ?? '--config'}) does not exist`);
     applyFile(options.configFile, set);
   }
   const env = options.env ?? {};
@@ -61,9 +68,15 @@ export function isConfigKey(key: string): key is ConfigKey {
 }
 
 function applyFile(file: string, set: (key: ConfigKey, raw: unknown, origin: Origin, fromText: boolean) => void): void {
+  let text: string;
+  try {
+    text = fs.readFileSync(file, 'utf8');
+  } catch (err) {
+    throw new ConfigError(`config: cannot read ${file}: ${(err as Error).message}`);
+  }
   let parsed: unknown;
   try {
-    parsed = JSON.parse(fs.readFileSync(file, 'utf8'));
+    parsed = JSON.parse(text);
   } catch (err) {
     throw new ConfigError(`config: ${file} is not valid JSON: ${(err as Error).message}`);
   }
@@ -112,20 +125,6 @@ export function suggest(key: string): string {
   const lower = key.toLowerCase();
   const near = configKeys.find((k) => k.toLowerCase() === lower || editDistance(k.toLowerCase(), lower) <= 2);
   return near ? ` (did you mean '${near}'?)` : '';
-}
-
-function editDistance(a: string, b: string): number {
-  const row = Array.from({ length: b.length + 1 }, (_, i) => i);
-  for (let i = 1; i <= a.length; i++) {
-    let prev = row[0];
-    row[0] = i;
-    for (let j = 1; j <= b.length; j++) {
-      const tmp = row[j];
-      row[j] = Math.min(row[j] + 1, row[j - 1] + 1, prev + (a[i - 1] === b[j - 1] ? 0 : 1));
-      prev = tmp;
-    }
-  }
-  return row[b.length];
 }
 
 /** The resolved config as nested JSON (the shape of config/default.json). */

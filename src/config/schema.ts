@@ -68,7 +68,7 @@ export const configSchema = {
   'server.maxUploadMB': integerField(64, 1, 2048, 'Largest model package accepted by POST /api/model (edgesight deploy), in MB.'),
   'server.historySize': integerField(1000, 10, 100000, 'Predictions kept in memory for GET /api/predictions (oldest dropped first).'),
 
-  'state.dir': stringField('', 'Where the access token (and received models) are kept. Empty: $STATE_DIRECTORY (set by systemd), else $XDG_STATE_HOME/edgesight, else ~/.local/state/edgesight.'),
+  'state.dir': stringField('', 'Where the access token (and received models) are kept. Empty: $STATE_DIRECTORY (set by systemd), else /var/lib/edgesight when the configuration file is the service\'s /etc/edgesight/config.json (so `edgesight token` on the device finds the service\'s token), else $XDG_STATE_HOME/edgesight, else ~/.local/state/edgesight.'),
 
   'dataset.maxSide': integerField(0, 0, 16384, 'Samples captured for a dataset (POST /api/dataset/samples, `edgesight capture`) are downscaled so their longest side is at most this many pixels; 0 keeps the camera\'s full resolution.'),
   'dataset.jpegQuality': integerField(92, 10, 100, 'JPEG quality of dataset samples.'),
@@ -121,7 +121,7 @@ export const configSchema = {
   'webhooks.queueSize': integerField(50, 1, 10000, 'Posts waiting per target (oldest dropped and counted).'),
 
   'log.level': enumField('info', ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const, 'Log level.'),
-  'log.format': enumField('auto', ['auto', 'json', 'pretty'] as const, 'Log lines as JSON (for journald and tools) or readable text; auto: readable when stderr is a terminal.'),
+  'log.format': enumField('auto', ['auto', 'json', 'pretty'] as const, 'Log lines as JSON (for tools) or readable text; auto: readable when stderr is a terminal or journald (under systemd), JSON otherwise. Under journald every line carries its priority either way, so `journalctl -p warning` filters by level.'),
 } satisfies Record<string, Field<unknown>>;
 
 export type ConfigSchema = typeof configSchema;

@@ -1,4 +1,5 @@
 import * as fs from 'node:fs';
+import * as os from 'node:os';
 import * as path from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import { selectBackend } from '../model/backend';
@@ -25,6 +26,8 @@ export interface TrainingOutcome {
   metrics: ClassMetrics;
   packageDir: string;
   reportFiles: string[];
+  /** The signal (SIGINT or SIGTERM) that stopped training early, if one did. */
+  stoppedBy?: NodeJS.Signals;
 }
 
 /** The preprocessing a training spec means, written into the package for the daemon to follow. */
@@ -35,8 +38,8 @@ export function contractOf(spec: TrainingSpec): PreprocessContract {
 /**
  * `edgesight train` from start to end: find and check the dataset (counts printed before any
  * training), decode it, train with progress, then write the package (with self-test images the
- * model gets right) and the report. SIGINT stops after the current batch and keeps the best
- * epoch; a second SIGINT exits at once.
+ * model gets right) and the report. SIGINT or SIGTERM stops after the current batch and keeps the
+ * best epoch; a second signal exits at once.
  */
 export async function runTraining(spec: TrainingSpec, log: (line: string) => void = (l) => process.stderr.write(`${l}\n`)): Promise<TrainingOutcome> {
   const files = findDataset(spec.data, spec.validationSplit, spec.seed);
@@ -78,14 +81,18 @@ async function trainAndExport(spec: TrainingSpec, files: ReturnType<typeof findD
   const outputs = units === 1 ? 'one sigmoid unit (binary)' : `${units}-way softmax`;
   const fitting = `${spec.optimizer} lr ${spec.learningRate}, batch ${spec.batchSize}, up to ${spec.epochs} epochs${augments(spec.augmentation) ? ', augmented' : ''}`;
 
+  // SIGTERM (systemd, a CI runner, `timeout`) is asked to stop exactly as Ctrl-C is.
   let interrupts = 0;
-  const onSigint = () => {
+  let stoppedBy: NodeJS.Signals | undefined;
+  const onSignal = (signal: NodeJS.Signals) => {
     interrupts++;
-    if (interrupts === 1) log('\nstopping after this batch; the best epoch so far is kept (Ctrl-C again to quit at once)');
-    else process.exit(130);
+    stoppedBy ??= signal;
+    if (interrupts === 1) log(`\n${signal === 'SIGINT' ? '' : `${signal}: `}stopping after this batch; the best epoch so far is kept (${signal === 'SIGINT' ? 'Ctrl-C' : 'the signal'} again to quit at once)`);
+    else process.exit(128 + os.constants.signals[signal]);
   };
   const runPhase = async (name: string, epochs: number, run: (hooks: FitHooks) => Promise<FitResult>): Promise<FitResult> => {
-    process.on('SIGINT', onSigint);
+    process.on('SIGINT', onSignal);
+    process.on('SIGTERM', onSignal);
     const bar = new ProgressBar(process.stderr, epochs);
     try {
       bar.startEpoch();
@@ -98,7 +105,8 @@ async function trainAndExport(spec: TrainingSpec, files: ReturnType<typeof findD
         shouldStop: () => interrupts > 0,
       });
     } finally {
-      process.off('SIGINT', onSigint);
+      process.off('SIGINT', onSignal);
+      process.off('SIGTERM', onSignal);
     }
   };
 
@@ -164,7 +172,7 @@ async function trainAndExport(spec: TrainingSpec, files: ReturnType<typeof findD
     misclassified,
   });
   log(`wrote the model package ${packageDir} and the report ${reportFiles[0]}`);
-  return { fit: result, metrics, packageDir, reportFiles };
+  return { fit: result, metrics, packageDir, reportFiles, stoppedBy };
 }
 
 /** What a training run knows, for the package's metadata and self-test images. */

@@ -2,6 +2,7 @@ import { strict as assert } from 'node:assert';
 import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import { ConfigError, StateDirBusyError, UsageError } from '../../src/util/errors';
 import { projectRoot, tempDir } from '../helpers/fixtures';
 
 const script = path.join(projectRoot, 'scripts', 'install-service.sh');
@@ -32,6 +33,17 @@ describe('systemd unit and install-service.sh', function () {
     for (const line of ['Type=notify', 'WatchdogSec=', 'DeviceAllow=char-video4linux rw', 'ProtectSystem=strict', 'StateDirectory=edgesight', 'CapabilityBoundingSet=\n', 'NoNewPrivileges=true', 'MemoryMax=', 'TimeoutStopSec=']) {
       assert.ok(text.includes(line), `unit lacks ${line.trim()}`);
     }
+  });
+
+  it('does not restart a daemon that exits for a configuration error or a busy state directory', () => {
+    const text = fs.readFileSync(path.join(projectRoot, 'systemd', 'edgesight.service'), 'utf8');
+    const lines = [...text.matchAll(/^RestartPreventExitStatus=(.*)$/gm)];
+    assert.equal(lines.length, 1, 'one RestartPreventExitStatus= line');
+    const codes = new Set(lines[0][1].trim().split(/\s+/).map(Number));
+    const expected = new Set([new ConfigError('x').exitCode, new UsageError('x').exitCode, new StateDirBusyError('/x', 1).exitCode]);
+    assert.deepEqual([...codes].sort(), [...expected].sort());
+    // Every other failure (a camera gone, a crash, the watchdog) is still restarted.
+    assert.match(text, /^Restart=always$/m);
   });
 
   it('installs into a staging root, again idempotently, and uninstalls keeping settings unless purged', () => {

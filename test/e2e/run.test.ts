@@ -12,7 +12,7 @@ interface LogLine {
 
 /** Starts `edgesight run` and collects its JSON log lines from stderr. */
 function startDaemon(args: string[]): { child: ChildProcess; lines: LogLine[]; waitFor(pred: (l: LogLine) => boolean, ms: number): Promise<LogLine> } {
-  const child = spawn(process.execPath, [cliPath, 'run', '--host', '127.0.0.1', '--port', '0', '--set', `state.dir=${tempDir('edgesight-state-')}`, ...args], { env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '/tmp' }, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, [cliPath, 'run', '--host', '127.0.0.1', '--port', '0', '--set', `state.dir=${tempDir('edgesight-state-')}`, ...args], { env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '/tmp', EDGESIGHT_CONFIG_SEARCH: '' }, stdio: ['ignore', 'pipe', 'pipe'] });
   const lines: LogLine[] = [];
   let buffer = '';
   const waiters: Array<{ pred: (l: LogLine) => boolean; resolve: (l: LogLine) => void }> = [];

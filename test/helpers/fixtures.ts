@@ -16,11 +16,15 @@ export function tempDir(prefix = 'edgesight-test-'): string {
   return fs.mkdtempSync(path.join(os.tmpdir(), prefix));
 }
 
-/** Runs the real CLI as a user would, with a clean environment apart from PATH and HOME. */
+/**
+ * Runs the real CLI as a user would, with a clean environment apart from PATH and HOME. No
+ * configuration file is searched for (EDGESIGHT_CONFIG_SEARCH is empty): a test must never read
+ * this machine's /etc/edgesight/config.json or the service's state directory.
+ */
 export function runCli(args: string[], env: Record<string, string> = {}, timeoutMs = 240_000) {
   const result = spawnSync(process.execPath, [cliPath, ...args], {
     encoding: 'utf8',
-    env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '/tmp', ...env },
+    env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '/tmp', EDGESIGHT_CONFIG_SEARCH: '', ...env },
     timeout: timeoutMs,
     maxBuffer: 256 * 1024 * 1024,
   });
@@ -33,7 +37,7 @@ export function runCli(args: string[], env: Record<string, string> = {}, timeout
  */
 export function runCliAsync(args: string[], env: Record<string, string> = {}, timeoutMs = 120_000): Promise<{ code: number | null; stdout: string; stderr: string }> {
   return new Promise((resolve) => {
-    const child = spawn(process.execPath, [cliPath, ...args], { env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '/tmp', ...env } });
+    const child = spawn(process.execPath, [cliPath, ...args], { env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '/tmp', EDGESIGHT_CONFIG_SEARCH: '', ...env } });
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (c: Buffer) => (stdout += c.toString()));

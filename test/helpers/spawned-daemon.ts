@@ -15,7 +15,7 @@ export interface SpawnedDaemon {
 }
 
 export function spawnDaemon(args: string[]): SpawnedDaemon {
-  const child = spawn(process.execPath, [cliPath, 'run', ...args], { env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '/tmp' }, stdio: ['ignore', 'ignore', 'pipe'] });
+  const child = spawn(process.execPath, [cliPath, 'run', ...args], { env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '/tmp', EDGESIGHT_CONFIG_SEARCH: '' }, stdio: ['ignore', 'ignore', 'pipe'] });
   const lines: string[] = [];
   const listeners = new Set<() => void>();
   let buffer = '';
