@@ -39,7 +39,8 @@ describe('a camera that is not there at start', function () {
     try {
       const status = await waitUntil('reconnecting', async () => {
         const s = await json(fetch(d.base + '/api/status', { headers: d.authHeaders }));
-        return s.source.state === 'reconnecting' ? s : undefined;
+        // A loaded machine may first report the open still running (after 2 s): wait for the attempt that failed.
+        return s.source.state === 'reconnecting' && !/still opening/.test(s.source.error) ? s : undefined;
       });
       assert.match(status.source.description, /camera \/dev\/video77/);
       assert.match(status.source.error, /cannot (open|read from) camera \/dev\/video77/);
