@@ -28,7 +28,7 @@ export function redactSecrets(config: Config): Config {
   return out as Config;
 }
 
-/** The README's configuration table, generated from the schema so the two cannot drift. */
+/** docs/configuration.md's key table, generated from the schema so the two cannot drift. */
 export function configDocs(): string {
   const rows = configKeys.map((key) => {
     const f = configSchema[key];

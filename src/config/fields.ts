@@ -11,7 +11,7 @@ export interface Field<T> {
   readonly doc: string;
   /** A secret (a password): printed as [redacted] by `edgesight config`, never logged. */
   readonly secret?: boolean;
-  /** Human description of what is allowed, used in error messages and the README. */
+  /** Human description of what is allowed, used in error messages and docs/configuration.md. */
   readonly allowed: string;
   /** Returns the checked value, or a string describing why it is not allowed. */
   check(value: unknown): { ok: true; value: T } | { ok: false };

@@ -3,7 +3,7 @@ import { addressListField, booleanField, enumField, hostField, integerField, num
 
 /**
  * The configuration schema: the single source of truth for every key, its type, default,
- * what it allows and its documentation (the README table is generated from it by
+ * what it allows and its documentation (docs/configuration.md's table is generated from it by
  * `edgesight config --docs`). Keys are dotted paths; in JSON files they nest
  * (`{"decision": {"threshold": 0.6}}`), in the environment they are EDGESIGHT_SECTION_KEY
  * (`EDGESIGHT_DECISION_THRESHOLD=0.6`), on the command line `--set decision.threshold=0.6`.

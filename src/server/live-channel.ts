@@ -29,7 +29,7 @@ const STATUS_EVERY_MS = 1000;
 const PREDICTIONS_ROOM = 'predictions';
 
 /**
- * The socket.io live channel (its events are the public API documented in the README):
+ * The socket.io live channel (its events are the public API documented in docs/api.md):
  *   hello      once, on connect: model, source, backend, settings, serverTime
  *   frame      (meta, jpeg Buffer, ack): one annotated frame; the next comes only after ack
  *   prediction every classified frame, for clients that connect with auth.predictions = true

@@ -25,10 +25,10 @@ describe('systemd unit and install-service.sh', function () {
     assert.equal(verify.stderr.trim(), '', verify.stderr);
     const security = spawnSync('systemd-analyze', ['security', '--offline=true', unit], { encoding: 'utf8' });
     const score = Number(/Overall exposure level for edgesight\.service: ([\d.]+)/.exec(security.stdout)?.[1]);
-    // The bound is the number the README promises, so the two cannot drift apart.
-    const promised = Number(/rates the unit \*\*([\d.]+) OK\*\*/.exec(fs.readFileSync(path.join(projectRoot, 'README.md'), 'utf8'))?.[1]);
-    assert.ok(promised > 0, 'README.md no longer states the unit\'s exposure rating');
-    assert.ok(score <= promised, `exposure ${score}, README promises ${promised}:\n${security.stdout.slice(-400)}`);
+    // The bound is the number docs/service.md promises, so the two cannot drift apart.
+    const promised = Number(/rates the unit \*\*([\d.]+) OK\*\*/.exec(fs.readFileSync(path.join(projectRoot, 'docs', 'service.md'), 'utf8'))?.[1]);
+    assert.ok(promised > 0, 'docs/service.md no longer states the unit\'s exposure rating');
+    assert.ok(score <= promised, `exposure ${score}, docs/service.md promises ${promised}:\n${security.stdout.slice(-400)}`);
     const text = fs.readFileSync(unit, 'utf8');
     for (const line of ['Type=notify', 'WatchdogSec=', 'DeviceAllow=char-video4linux rw', 'ProtectSystem=strict', 'StateDirectory=edgesight', 'CapabilityBoundingSet=\n', 'NoNewPrivileges=true', 'MemoryMax=', 'TimeoutStopSec=']) {
       assert.ok(text.includes(line), `unit lacks ${line.trim()}`);
