@@ -77,6 +77,8 @@ describe('refused model hand-offs leave the serving model untouched (real daemon
     console.log(`      stream: ${(idleFrames / 3).toFixed(1)} frames/s idle, ${busyFps.toFixed(1)} frames/s over ${seconds.toFixed(1)} s of 20 refused hand-offs; RSS ${rssGrowth >= 0 ? '+' : ''}${rssGrowth.toFixed(0)} MB, tensors ${tensors} -> ${tf.memory().numTensors}`);
     assert.equal(tf.memory().numTensors, tensors, 'refused candidates leaked tensors into the serving process');
     assert.ok(rssGrowth < 96, `RSS grew by ${rssGrowth.toFixed(0)} MB over twenty refusals`);
+    // The stream goes on at no less than half its idle rate while the refusals run.
+    assert.ok(busyFps >= idleFrames / 3 / 2, `stream fell to ${busyFps.toFixed(1)} frames/s during refusals (idle ${(idleFrames / 3).toFixed(1)})`);
     assert.equal(await serving(), before);
     assert.equal((await fetch(d.base + '/healthz')).status, 200);
     assert.ok((await framesIn(2000)) > 20, 'the stream stopped');

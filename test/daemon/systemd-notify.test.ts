@@ -56,7 +56,7 @@ describe('systemd notify and watchdog (real datagram socket)', function () {
       const ready = sd.messages.find((m) => m.text.includes('READY=1'))!;
       assert.match(ready.text, /STATUS=serving edgesight-digits .* on port \d+/);
       assert.match(ready.text, new RegExp(`MAINPID=${daemon.pid}`));
-      // READY came after the HTTP port was up: it is in the log before.
+      // READY names the port it serves on, and that port answers /healthz.
       const port = Number(/on port (\d+)/.exec(ready.text)![1]);
       assert.equal((await fetch(`http://127.0.0.1:${port}/healthz`)).status, 200);
 

@@ -27,7 +27,7 @@ const BURST = 4;
  * Samples that do straddle a change are deleted (and counted) as a user would delete them.
  */
 const DEMO = { 'demo.fps': 15, 'demo.secondsPerDigit': 1, 'demo.seed': 1 };
-/** Live frames whose truth is one of DIGITS judged after the swap (about 10 appearances of them). */
+/** Live frames whose truth is one of DIGITS judged after the swap (about 8 appearances of 15 frames). */
 const JUDGED_FRAMES = 120;
 /**
  * Measured (the printed line): 120 of 120 judged frames right on this 2-core machine. Chance
@@ -125,7 +125,7 @@ describe('round trip: capture on the device, pull, train with a base, deploy, cl
     }
   });
 
-  it('`edgesight train --base models/default` (cut before its last Dense) trains on the pulled samples in well under a minute', async () => {
+  it('`edgesight train --base models/default` (cut before its last Dense) trains on the pulled samples in under two minutes', async () => {
     const started = Date.now();
     const run = await runCliAsync(['train', '--data', pulled, '--out', trained, '--base', defaultModelDir, '--base-layer', 'dense_Dense1', '--epochs', '40', '--batch-size', '16', '--seed', '1'], {}, 240_000);
     const seconds = (Date.now() - started) / 1000;
@@ -143,7 +143,7 @@ describe('round trip: capture on the device, pull, train with a base, deploy, cl
     viewer = new LiveClient(d.base, { token: d.token });
     await viewer.connected();
     await waitUntil('frames from the old model', () => viewer!.frames.length >= 5, 30_000);
-    assert.ok(viewer.frames.some((f) => !DIGITS.includes(f.meta.label)), 'the shipped model labels the stream with all ten digits before the deploy');
+    assert.ok(viewer.frames.some((f) => !DIGITS.includes(f.meta.label)), 'before the deploy no frame was labelled outside 3, 6, 9: the shipped ten-label model was not serving');
 
     const run = await runCliAsync(['deploy', trained, '--to', d.base, '--token', d.token], {}, 240_000);
     assert.equal(run.code, 0, run.stderr);

@@ -50,7 +50,8 @@ describe('event clips', function () {
     assert.equal(back.fps, 5);
     assert.deepEqual(back.frames.map((b) => Buffer.from(b)), jpegs);
     const probe = spawnSync('ffprobe', ['-v', 'error', '-show_entries', 'stream=codec_name,nb_frames', '-of', 'csv=p=0', file], { encoding: 'utf8' });
-    if (probe.status === 0) assert.equal(probe.stdout.trim(), 'mjpeg,5');
+    assert.equal(probe.status, 0, probe.error?.message ?? probe.stderr);
+    assert.equal(probe.stdout.trim(), 'mjpeg,5');
   });
 
   describe('in the daemon (30 fps clip, events.clips on)', () => {

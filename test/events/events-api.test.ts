@@ -33,6 +33,9 @@ describe('events: cut from the live decisions, kept, served (real daemon on the 
       assert.ok(end.event.end! - end.event.start >= 200, `an event shorter than minSeconds: ${JSON.stringify(end.event)}`);
       assert.match(end.event.label, /^[0-9]$/);
     }
+    // Only the first event may have started before the client connected.
+    const noStart = ended.filter((e) => !messages.some((m) => m.phase === 'start' && m.event.id === e.event.id));
+    assert.ok(noStart.length === 0 || (noStart.length === 1 && noStart[0] === ended[0]), `ends without a start: ${noStart.map((e) => e.event.id)}`);
     const list = await json(fetch(`${d.base}/api/events?limit=100`, { headers: d.authHeaders }));
     const one = list.items.find((r: { id: string }) => r.id === ended[0].event.id);
     assert.ok(one, 'an event sent over socket.io is listed');
@@ -95,6 +98,12 @@ describe('events: cut from the live decisions, kept, served (real daemon on the 
     d = await startTestDaemon(EVENTS);
     const get = async (base: string, headers: Record<string, string>) => json(fetch(`${base}/api/events?limit=500`, { headers }));
     await waitUntil('two events', async () => (await get(d.base, d.authHeaders)).total >= 2, 20_000);
+    // Stop while an event is open: the client hears its start and not yet its end.
+    const client = new LiveClient(d.base, { token: d.token, frames: false });
+    const open = new Set<string>();
+    client.socket.on('event', (m: { phase: string; event: { id: string } }) => (m.phase === 'start' ? open.add(m.event.id) : open.delete(m.event.id)));
+    const openId = await waitUntil('an event open', () => [...open][0], 20_000);
+    client.close();
     const stateDir = d.stateDir;
     await d.stop();
     const onDisk = fs.readdirSync(path.join(stateDir, 'events')).filter((f) => f.endsWith('.json')).map((f) => f.slice(0, -5));
@@ -102,6 +111,7 @@ describe('events: cut from the live decisions, kept, served (real daemon on the 
     const after = await get(d.base, d.authHeaders);
     assert.deepEqual(after.items.map((r: { id: string }) => r.id).sort(), onDisk.sort());
     assert.ok(after.items.every((r: { end: number | null }) => r.end !== null), 'no event is left open');
+    assert.equal(after.items.find((r: { id: string }) => r.id === openId)?.interrupted, true, 'the event open at stop is not marked interrupted');
   });
 
   it('metrics and status count events by label', async () => {

@@ -67,7 +67,8 @@ describe('webhooks (real HTTP targets on loopback)', function () {
     const jpeg = Buffer.from(end.snapshot.base64, 'base64');
     assert.deepEqual([jpeg[0], jpeg[1]], [0xff, 0xd8], 'the snapshot is a JPEG');
     const start = ok.got.find((r) => r.headers['x-edgesight-event'] === 'start' && JSON.parse(r.body).event.id === end.event.id);
-    if (start) assert.equal(JSON.parse(start.body).snapshot, undefined, 'no snapshot on start');
+    assert.ok(start, 'no start POST for the event that ended');
+    assert.equal(JSON.parse(start.body).snapshot, undefined, 'no snapshot on start');
   });
 
   it('a target that hangs, one that refuses and one that answers 500 fail alone: a healthy one gets every post, failures and drops show in status, metrics and the log, frames flow', async () => {

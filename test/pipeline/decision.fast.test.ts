@@ -29,7 +29,7 @@ describe('DecisionMaker', () => {
     assert.equal(d.label, 'cat');
     assert.ok(Math.abs(d.confidence - (0.9 + 0.9 + 0.1) / 3) < 1e-6);
     assert.equal(d.frameTop.label, 'dog');
-    // Three more dog frames push the cats out of the window.
+    // Two more dog frames (three in a row) push the cats out of the window.
     dm.decide([0.1, 0.85, 0.05]);
     const later = dm.decide([0.1, 0.85, 0.05]);
     assert.equal(later.label, 'dog');

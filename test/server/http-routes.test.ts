@@ -169,7 +169,9 @@ describe('HTTP routes (real daemon on a real clip)', function () {
     assert.match(status.source.description, /digits-30fps\.avi/);
     assert.equal(status.model.name, 'edgesight-digits');
     // model.backend auto: the engine that was faster at load, with both times.
-    assert.match(status.engine, /^(opencv|tfjs) \(auto: opencv [\d.]+ ms/);
+    const timed = /^(opencv|tfjs) \(auto: opencv ([\d.]+) ms \([^)]*\), tfjs ([\d.]+) ms per inference/.exec(status.engine);
+    assert.ok(timed, status.engine);
+    if (Number(timed[2]) !== Number(timed[3])) assert.equal(timed[1], Number(timed[2]) < Number(timed[3]) ? 'opencv' : 'tfjs', `not the faster: ${status.engine}`);
     assert.ok(status.fps > 20, `fps ${status.fps}`);
     for (const stage of ['read', 'preprocess', 'infer']) assert.ok(status.stageMs[stage] > 0, stage);
     assert.ok(status.frames.classified > 0 && status.tensors > 0);

@@ -112,8 +112,10 @@ describe('socket.io live channel (real daemon, real clip, real clients)', functi
     const statuses: Array<{ at: number; fps: number; clients: { live: number }; frames: { classified: number } }> = [];
     c.socket.on('status', (s) => statuses.push({ ...s, at: Date.now() }));
     await c.connected();
+    const connectedAt = Date.now();
     await waitUntil('three status events', () => statuses.length >= 3, 5000);
     const [first, second, third] = statuses;
+    assert.ok(first.at - connectedAt < 300, `the first status came ${first.at - connectedAt} ms after connecting, not on connect`);
     assert.ok(third.fps > 20, `fps ${third.fps}`);
     assert.equal(first.clients.live, 1);
     assert.ok(third.frames.classified > first.frames.classified);

@@ -44,6 +44,8 @@ describe('drawOverlay', () => {
     const frame = new cv.Mat(480, 640, cv.CV_8UC3, [230, 230, 230]);
     drawOverlay(frame, { decision: decision(true), fps: 3, inferMs: 20 });
     assert.ok(greenPixels(frame, 0, 0, 320, 60) < 20);
+    // ... and yet a panel was drawn there (the light frame darkened behind the label).
+    assert.ok(frame.getRegion(new cv.Rect(12, 12, 280, 40)).cvtColor(cv.COLOR_BGR2GRAY).mean().w < 180, 'no panel drawn');
   });
 
   it('encodes the annotated frame as a JPEG that decodes to the same size', async () => {
