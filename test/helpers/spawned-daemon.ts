@@ -14,8 +14,22 @@ export interface SpawnedDaemon {
   stop(): Promise<number | null>;
 }
 
-export function spawnDaemon(args: string[]): SpawnedDaemon {
-  const child = spawn(process.execPath, [cliPath, 'run', ...args], { env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '/tmp', EDGESIGHT_CONFIG_SEARCH: '' }, stdio: ['ignore', 'ignore', 'pipe'] });
+export interface SpawnOptions {
+  /** More environment variables (NODE_OPTIONS, MALLOC_ARENA_MAX as the unit sets them). */
+  env?: Record<string, string>;
+  /**
+   * A cgroup's cgroup.procs file: the daemon is started inside that cgroup (a shell writes its
+   * own pid there, then execs node), so that all its memory, from the first page, is charged there.
+   */
+  cgroupProcs?: string;
+}
+
+export function spawnDaemon(args: string[], options: SpawnOptions = {}): SpawnedDaemon {
+  const env = { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '/tmp', EDGESIGHT_CONFIG_SEARCH: '', ...options.env };
+  const command = [process.execPath, cliPath, 'run', ...args];
+  const child = options.cgroupProcs
+    ? spawn('/bin/sh', ['-c', 'echo $$ > "$0" && exec "$@"', options.cgroupProcs, ...command], { env, stdio: ['ignore', 'ignore', 'pipe'] })
+    : spawn(command[0], command.slice(1), { env, stdio: ['ignore', 'ignore', 'pipe'] });
   const lines: string[] = [];
   const listeners = new Set<() => void>();
   let buffer = '';
