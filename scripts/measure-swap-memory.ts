@@ -11,7 +11,9 @@
  *   start: started with the package as model.path: the same peaks during start-up, and settled.
  *
  * `npm run measure:swap-memory` (root, cgroup v1 memory controller at /sys/fs/cgroup/memory).
- * Add `-- --only swap` or `-- --only start` for one scenario, `-- --repeat N` for N runs each.
+ * Add `-- --only swap` or `-- --only start` for one scenario, `-- --repeat N` for N runs each,
+ * `-- --models tm-2019,seed-cnn-150` for some packages, `-- --set model.backend=wasm` (repeatable)
+ * for daemon settings.
  */
 import * as fs from 'node:fs';
 import * as net from 'node:net';
@@ -95,10 +97,13 @@ function teachableMachine(dir: string): void {
   for (const file of ['model.json', 'weights.bin', 'metadata.json']) fs.copyFileSync(path.join(teachableMachineFixture, file), path.join(dir, file));
 }
 
+/** `--set key=value` pairs given to this script, passed on to every daemon. */
+const daemonSettings: string[] = [];
+
 async function startDaemon(group: MemoryCgroup, clip: string, extra: string[]): Promise<{ daemon: SpawnedDaemon; port: number; token: string; pid: number }> {
   const port = await freePort();
   const stateDir = tempDir('edgesight-memstate-');
-  const daemon = spawnDaemon(['--source', clip, '--host', '127.0.0.1', '--port', String(port), '--set', `state.dir=${stateDir}`, '--set', 'server.maxUploadMB=1024', ...extra], { env: SERVICE_ENVIRONMENT, cgroupProcs: group.procsFile });
+  const daemon = spawnDaemon(['--source', clip, '--host', '127.0.0.1', '--port', String(port), '--set', `state.dir=${stateDir}`, '--set', 'server.maxUploadMB=1024', ...daemonSettings, ...extra], { env: SERVICE_ENVIRONMENT, cgroupProcs: group.procsFile });
   await daemon.waitForLine(/dashboard (access token created|at )/, 180_000);
   const token = fs.readFileSync(path.join(stateDir, 'token'), 'utf8').trim();
   return { daemon, port, token, pid: daemon.child.pid! };
@@ -146,7 +151,7 @@ async function measureStart(name: string, pkg: string, weightBytes: number, clip
     // The sampler follows the shell that becomes node (exec keeps the pid).
     const startedAt = Date.now();
     const pending = startDaemon(group, clip, ['--set', `model.path=${pkg}`]);
-    await sleep(50);
+    for (let i = 0; i < 200 && !group.pids().length; i++) await sleep(5);
     const pids = group.pids();
     if (pids.length) sampler = new Sampler(pids[0], group);
     const started = await pending;
@@ -171,6 +176,7 @@ async function main(): Promise<void> {
   const only = args.includes('--only') ? args[args.indexOf('--only') + 1] : undefined;
   const repeat = args.includes('--repeat') ? Number(args[args.indexOf('--repeat') + 1]) : 1;
   const pick = args.includes('--models') ? args[args.indexOf('--models') + 1].split(',') : undefined;
+  args.forEach((arg, i) => arg === '--set' && daemonSettings.push('--set', args[i + 1]));
   const work = tempDir('edgesight-measure-swap-');
   const clip = path.join(work, 'digits-30fps.avi');
   writePaperDigitClip(clip, { digits: 8, framesPerDigit: 15, fps: 30 });
@@ -184,7 +190,7 @@ async function main(): Promise<void> {
     else if (p.name === 'seed-cnn-100') await writeSeedCnn100(p.dir);
     else await writeSeedCnnPackage(p.dir);
   }
-  console.log(`daemon: edgesight run on a 640x480 30 fps clip, NODE_OPTIONS=${SERVICE_ENVIRONMENT.NODE_OPTIONS} MALLOC_ARENA_MAX=${SERVICE_ENVIRONMENT.MALLOC_ARENA_MAX}, in a cgroup v1 memory cgroup without a limit`);
+  console.log(`daemon: edgesight run ${daemonSettings.join(' ')} on a 640x480 30 fps clip, NODE_OPTIONS=${SERVICE_ENVIRONMENT.NODE_OPTIONS} MALLOC_ARENA_MAX=${SERVICE_ENVIRONMENT.MALLOC_ARENA_MAX}, in a cgroup v1 memory cgroup without a limit`);
   for (let run = 0; run < repeat; run++) {
     for (const p of packages) {
       const { weightBytes } = checkPackageShape(p.dir);

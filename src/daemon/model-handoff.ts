@@ -2,6 +2,7 @@ import * as path from 'node:path';
 import type { BackendPreference } from '../config/backend-preference';
 import { checkCandidateInChild, defaultCheckLimits, type CandidateCheckLimits } from '../model/candidate-check';
 import type { Classifier } from '../model/classifier';
+import { MemoryBudget } from '../model/memory-budget';
 import { openPackage } from '../model/open-model';
 import { checkPackageShape, packageLayoutOf } from '../model/package-layout';
 import { errorMessage, ModelPackageError } from '../util/errors';
@@ -22,6 +23,8 @@ export interface HandoffOptions {
   threads?: number;
   /** Limits on the candidate's check process; by default from the package's weight bytes. */
   checkLimits?: (weightBytes: number) => CandidateCheckLimits;
+  /** Refuses a candidate whose swap would pass the memory limit; by default this process's cgroup limit. */
+  memory?: MemoryBudget;
 }
 
 /**
@@ -35,13 +38,16 @@ export interface HandoffOptions {
  */
 export class ModelHandoff {
   private queue: Promise<unknown> = Promise.resolve();
+  private readonly memory: MemoryBudget;
 
   constructor(
     private readonly store: ModelStore,
     private readonly target: HandoffTarget,
     private readonly log: Logger,
     private readonly options: HandoffOptions,
-  ) {}
+  ) {
+    this.memory = options.memory ?? new MemoryBudget(options.backend);
+  }
 
   /** Installs the package in `dir` (an inbox folder, an upload); resolves with the new classifier. */
   install(dir: string, origin: string): Promise<Classifier> {
@@ -93,6 +99,8 @@ export class ModelHandoff {
   /** Checks a package as the class comment says; returns it loaded and warmed up here, or throws naming the problem. */
   private async vet(dir: string): Promise<Classifier> {
     const { weightBytes } = checkPackageShape(dir);
+    // The check child and the load here both count against the cgroup's limit beside the serving model.
+    this.memory.checkSwap(dir, weightBytes);
     const limits = (this.options.checkLimits ?? defaultCheckLimits)(weightBytes);
     const started = performance.now();
     const { selfTested } = await checkCandidateInChild(dir, this.options.backend, limits);

@@ -7,6 +7,7 @@ import type { Logger } from '../util/logger';
 import { selectBackend, type BackendChoice } from './backend';
 import { Classifier } from './classifier';
 import { selectEngine, type EngineOptions } from './engine/select-engine';
+import { MemoryBudget } from './memory-budget';
 import { loadModelPackage, type LoadedModel } from './model-package';
 
 /**
@@ -30,14 +31,19 @@ export async function openClassifier(config: Config, log: Logger, candidates: st
   const backend = await selectBackend(config['model.backend']);
   if (backend.skipped.length) log.debug({ skipped: backend.skipped }, 'backends passed over');
   const engine: EngineOptions = { preference: config['model.backend'], threads: config['model.threads'] };
+  // A model too big for the cgroup's memory limit is refused with the numbers, not OOM-killed
+  // (systemd would restart into the same death every few seconds).
+  const memory = new MemoryBudget(config['model.backend']);
   for (const dir of candidates) {
     try {
+      memory.checkStart(dir);
       return { classifier: await openPackage(dir, engine, log), backend };
     } catch (err) {
       log.error({ model: dir, err: errorMessage(err) }, `model: ${dir} cannot be served, trying the next one: ${errorMessage(err)}`);
     }
   }
   const configured = resolveModelDir(config['model.path']);
+  memory.checkStart(configured);
   const classifier = await openPackage(configured, engine, log);
   if (candidates.length) log.warn({ model: configured }, `model: serving ${configured} (model.path) because no model in the state directory loads`);
   return { classifier, backend };
