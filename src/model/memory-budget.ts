@@ -85,7 +85,7 @@ export class MemoryBudget {
     const need = this.swapPeak(weightBytes, rssNow);
     if (need <= limit.bytes - HEADROOM_BYTES) return;
     const startNeed = peak(START_COST[costKind(this.preference)], weightBytes, 0);
-    const atStart = startNeed <= limit.bytes - HEADROOM_BYTES ? `, or restart with it as model.path (about ${mb(startNeed + STARTUP_RSS)} MB at start)` : '';
+    const atStart = startNeed <= limit.bytes - HEADROOM_BYTES ? `; or serve it from the start as model.path (about ${mb(startNeed + STARTUP_RSS)} MB at start-up)` : '';
     throw new ModelPackageError(
       modelFileOf(modelPath),
       `weights of ${mb(weightBytes)} MB need about ${mb(need)} MB at the swap's peak beside the running model (now ${mb(rssNow)} MB), ` +
@@ -133,7 +133,7 @@ export class MemoryBudget {
   private wasmAdvice(weightBytes: number, rssNow: number, limit: MemoryLimit): string {
     if (costKind(this.preference) !== 'opencv') return '';
     const tfjsNeed = peak(SWAP_COST.tfjs, weightBytes, rssNow);
-    return tfjsNeed <= limit.bytes - HEADROOM_BYTES ? `; with model.backend=wasm (no OpenCV DNN comparison at load) it would need about ${mb(tfjsNeed)} MB` : '';
+    return tfjsNeed <= limit.bytes - HEADROOM_BYTES ? `; or set model.backend=wasm (no OpenCV DNN comparison at load), which needs about ${mb(tfjsNeed)} MB` : '';
   }
 }
 

@@ -1,0 +1,99 @@
+import { strict as assert } from 'node:assert';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { MemoryBudget, SWAP_COST, HEADROOM_BYTES } from '../../src/model/memory-budget';
+import { ModelPackageError } from '../../src/util/errors';
+import type { MemoryLimit } from '../../src/util/memory-limit';
+import { tempDir, writeTinyPackage } from '../helpers/fixtures';
+import { editJson } from '../helpers/model-packages';
+
+const MB = 1048576;
+const serviceLimit = (mb: number): MemoryLimit => ({ bytes: mb * MB, file: '/sys/fs/cgroup/system.slice/edgesight.service/memory.max', version: 'cgroup v2' });
+
+/**
+ * A real, consistent TF.js package whose one Dense layer holds `units` x 1048576 weights (4 MB
+ * per unit) in a sparse weights file: its size is on disk without writing it.
+ */
+async function bigPackage(units: number): Promise<string> {
+  const dir = path.join(tempDir('edgesight-big-'), 'big');
+  await writeTinyPackage(dir);
+  editJson(path.join(dir, 'model.json'), (m) => {
+    m.modelTopology.config.layers[0].config.batch_input_shape = [null, 1024, 1024, 1];
+    m.modelTopology.config.layers[1].config.units = units;
+    m.weightsManifest[0].weights[0].shape = [1048576, units];
+    m.weightsManifest[0].weights[1].shape = [units];
+    return m;
+  });
+  fs.truncateSync(path.join(dir, 'weights.bin'), (1048576 * units + units) * 4);
+  return dir;
+}
+
+describe('MemoryBudget: a model whose load would pass the memory limit is refused with the numbers', () => {
+  // 162 MiB of weights: the course's 150x150 cats/dogs CNN (seedCnn, 42.5 M weights).
+  const courseCnn = 42_488_386 * 4;
+
+  it('refuses the 150x150 CNN hot-swap under MemoryMax=768M with the default engine choice, naming the file, the numbers and the remedies', () => {
+    const budget = new MemoryBudget('auto', { limit: () => serviceLimit(768), rss: () => 190 * MB, underSystemd: true });
+    assert.throws(
+      () => budget.checkSwap('/var/lib/edgesight/incoming/x', courseCnn),
+      (err: unknown) => {
+        assert.ok(err instanceof ModelPackageError);
+        assert.equal(err.file, '/var/lib/edgesight/incoming/x/model.json');
+        assert.match(
+          err.problem,
+          /^weights of 162 MB need about 1670 MB at the swap's peak beside the running model \(now 190 MB\), over the service's memory limit \(MemoryMax, \/sys\/fs\/cgroup\/system\.slice\/edgesight\.service\/memory\.max\) of 768 MB less 64 MB of headroom; raise it with `sudo systemctl edit edgesight` \(\[Service\] MemoryMax=1792M\) and restart$/,
+        );
+        return true;
+      },
+    );
+  });
+
+  it('names model.backend=wasm when that would fit, and a restart with model.path when the start would', () => {
+    const budget = new MemoryBudget('auto', { limit: () => serviceLimit(1024), rss: () => 190 * MB, underSystemd: true });
+    assert.throws(() => budget.checkSwap('/m', courseCnn), /need about 1670 MB .* of 1024 MB .*; or set model\.backend=wasm \(no OpenCV DNN comparison at load\), which needs about 926 MB$/);
+    const tfjs = new MemoryBudget('wasm', { limit: () => serviceLimit(900), rss: () => 190 * MB, underSystemd: false });
+    assert.throws(() => tfjs.checkSwap('/m', courseCnn), /need about 926 MB .* over this process's memory limit \(memory\.max in \/sys\/fs\/cgroup\/system\.slice\/edgesight\.service\) of 900 MB .*raise the limit to 1024 MB or more; or serve it from the start as model\.path \(about 830 MB at start-up\)$/);
+  });
+
+  it('admits a model whose estimated peak fits under the limit less the headroom, and anything where there is no limit', () => {
+    const rss = 190 * MB;
+    const weights = 64 * MB;
+    const need = rss + SWAP_COST.opencv.base + SWAP_COST.opencv.perWeightByte * weights;
+    const exactly = new MemoryBudget('auto', { limit: () => ({ ...serviceLimit(0), bytes: need + HEADROOM_BYTES }), rss: () => rss });
+    exactly.checkSwap('/m', weights);
+    const oneMbShort = new MemoryBudget('auto', { limit: () => ({ ...serviceLimit(0), bytes: need + HEADROOM_BYTES - MB }), rss: () => rss });
+    assert.throws(() => oneMbShort.checkSwap('/m', weights), ModelPackageError);
+    new MemoryBudget('auto', { limit: () => undefined, rss: () => rss }).checkSwap('/m', 4096 * MB);
+  });
+
+  it('counts what the daemon holds now: the same package passes beside a small model and not beside a big one', () => {
+    let rss = 190 * MB;
+    const budget = new MemoryBudget('wasm', { limit: () => serviceLimit(1024), rss: () => rss });
+    budget.checkSwap('/m', 100 * MB);
+    rss = 690 * MB;
+    assert.throws(() => budget.checkSwap('/m', 100 * MB), /now 690 MB/);
+  });
+
+  it('reads the limit at every check (systemctl set-property changes it while running)', () => {
+    let limit = serviceLimit(768);
+    const budget = new MemoryBudget('wasm', { limit: () => limit, rss: () => 190 * MB });
+    assert.throws(() => budget.checkSwap('/m', courseCnn), /of 768 MB/);
+    limit = serviceLimit(2048);
+    budget.checkSwap('/m', courseCnn);
+  });
+
+  it('at start: refuses a package from its files (sparse 160 MB of weights) under a limit it cannot load in, and passes it under one it can', async () => {
+    const dir = await bigPackage(40);
+    const tooSmall = new MemoryBudget('auto', { limit: () => serviceLimit(768), rss: () => 170 * MB, underSystemd: true });
+    assert.throws(() => tooSmall.checkStart(dir), (err: unknown) => {
+      assert.ok(err instanceof ModelPackageError);
+      assert.equal(err.file, path.join(dir, 'model.json'));
+      assert.match(err.problem, /^weights of 160 MB need about 1606 MB to load \(the daemon holds 170 MB before it\), over the service's memory limit \(MemoryMax, .*\) of 768 MB; raise it with `sudo systemctl edit edgesight` \(\[Service\] MemoryMax=1792M\) and restart$/);
+      return true;
+    });
+    new MemoryBudget('wasm', { limit: () => serviceLimit(1024), rss: () => 170 * MB }).checkStart(dir);
+    // Whatever its size, a package whose files are broken is left to the loader to describe.
+    fs.rmSync(path.join(dir, 'weights.bin'));
+    tooSmall.checkStart(dir);
+  });
+});
