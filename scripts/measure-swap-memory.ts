@@ -12,7 +12,8 @@
  *
  * `npm run measure:swap-memory` (root, cgroup v1 memory controller at /sys/fs/cgroup/memory).
  * Add `-- --only swap` or `-- --only start` for one scenario, `-- --repeat N` for N runs each,
- * `-- --models tm-2019,seed-cnn-150` for some packages, `-- --set model.backend=wasm` (repeatable)
+ * `-- --models tm-2019,seed-cnn-150` for some packages, `-- --swaps 2` to swap to each package twice
+ * in a row (the second beside the first: the WASM heap the first grew is reused), `-- --set model.backend=wasm` (repeatable)
  * for daemon settings.
  */
 import * as fs from 'node:fs';
@@ -111,7 +112,7 @@ async function startDaemon(group: MemoryCgroup, clip: string, extra: string[]): 
 
 const mb = (bytes: number) => (bytes / MB).toFixed(0);
 
-async function measureSwap(name: string, pkg: string, weightBytes: number, clip: string, run: number): Promise<void> {
+async function measureSwap(name: string, pkg: string, weightBytes: number, clip: string, run: number, swaps: number): Promise<void> {
   const group = MemoryCgroup.create(`edgesight-measure-${process.pid}-${run}`);
   if ('unavailable' in group) throw new Error(group.unavailable);
   let daemon: SpawnedDaemon | undefined;
@@ -119,6 +120,15 @@ async function measureSwap(name: string, pkg: string, weightBytes: number, clip:
     const started = await startDaemon(group, clip, []);
     daemon = started.daemon;
     await sleep(SETTLE_MS);
+    for (let swap = 1; swap <= swaps; swap++) await swapOnce(`${name}${swap > 1 ? ` #${swap}` : ''}`, pkg, weightBytes, started, group);
+  } finally {
+    await daemon?.stop();
+    await group.remove();
+  }
+}
+
+async function swapOnce(name: string, pkg: string, weightBytes: number, started: { pid: number; port: number; token: string }, group: MemoryCgroup): Promise<void> {
+  {
     const before = await settledRss(started.pid);
     group.resetMaxUsage();
     const sampler = new Sampler(started.pid, group);
@@ -136,9 +146,6 @@ async function measureSwap(name: string, pkg: string, weightBytes: number, clip:
         `daemon+child ${mb(peaks.sum)} MB (${mb(peaks.sum - before)} over before); cgroup max_usage ${mb(group.maxUsageBytes)} MB, anon peak ${mb(peaks.cgroupAnon)} MB; ` +
         `settled after ${mb(after)} MB; ${seconds.toFixed(1)} s, HTTP ${res.status}, healthz ${health}, OOM kills ${group.oomKills}`,
     );
-  } finally {
-    await daemon?.stop();
-    await group.remove();
   }
 }
 
@@ -174,6 +181,7 @@ async function measureStart(name: string, pkg: string, weightBytes: number, clip
 async function main(): Promise<void> {
   const args = process.argv.slice(2);
   const only = args.includes('--only') ? args[args.indexOf('--only') + 1] : undefined;
+  const swaps = args.includes('--swaps') ? Number(args[args.indexOf('--swaps') + 1]) : 1;
   const repeat = args.includes('--repeat') ? Number(args[args.indexOf('--repeat') + 1]) : 1;
   const pick = args.includes('--models') ? args[args.indexOf('--models') + 1].split(',') : undefined;
   args.forEach((arg, i) => arg === '--set' && daemonSettings.push('--set', args[i + 1]));
@@ -194,7 +202,7 @@ async function main(): Promise<void> {
   for (let run = 0; run < repeat; run++) {
     for (const p of packages) {
       const { weightBytes } = checkPackageShape(p.dir);
-      if (only !== 'start') await measureSwap(p.name, p.dir, weightBytes, clip, run);
+      if (only !== 'start') await measureSwap(p.name, p.dir, weightBytes, clip, run, swaps);
       if (only !== 'swap') await measureStart(p.name, p.dir, weightBytes, clip, run);
     }
   }
