@@ -14,7 +14,7 @@
  * Add `-- --only swap` or `-- --only start` for one scenario, `-- --repeat N` for N runs each,
  * `-- --models tm-2019,seed-cnn-150` for some packages, `-- --swaps 2` to swap to each package twice
  * in a row (the second beside the first: the WASM heap the first grew is reused), `-- --set model.backend=wasm` (repeatable)
- * for daemon settings.
+ * for daemon settings, `-- --limit-mb N` to run the daemon under a memory limit.
  */
 import * as fs from 'node:fs';
 import * as net from 'node:net';
@@ -98,6 +98,9 @@ function teachableMachine(dir: string): void {
   for (const file of ['model.json', 'weights.bin', 'metadata.json']) fs.copyFileSync(path.join(teachableMachineFixture, file), path.join(dir, file));
 }
 
+/** `--limit-mb N`: the cgroup's memory.limit_in_bytes (none by default), to see what the kernel does at a limit. */
+let limitBytes: number | undefined;
+
 /** `--set key=value` pairs given to this script, passed on to every daemon. */
 const daemonSettings: string[] = [];
 
@@ -113,7 +116,7 @@ async function startDaemon(group: MemoryCgroup, clip: string, extra: string[]): 
 const mb = (bytes: number) => (bytes / MB).toFixed(0);
 
 async function measureSwap(name: string, pkg: string, weightBytes: number, clip: string, run: number, swaps: number): Promise<void> {
-  const group = MemoryCgroup.create(`edgesight-measure-${process.pid}-${run}`);
+  const group = MemoryCgroup.create(`edgesight-measure-${process.pid}-${run}`, limitBytes);
   if ('unavailable' in group) throw new Error(group.unavailable);
   let daemon: SpawnedDaemon | undefined;
   try {
@@ -150,7 +153,7 @@ async function swapOnce(name: string, pkg: string, weightBytes: number, started:
 }
 
 async function measureStart(name: string, pkg: string, weightBytes: number, clip: string, run: number): Promise<void> {
-  const group = MemoryCgroup.create(`edgesight-measure-${process.pid}-start-${run}`);
+  const group = MemoryCgroup.create(`edgesight-measure-${process.pid}-start-${run}`, limitBytes);
   if ('unavailable' in group) throw new Error(group.unavailable);
   let daemon: SpawnedDaemon | undefined;
   let sampler: Sampler | undefined;
@@ -185,6 +188,7 @@ async function main(): Promise<void> {
   const repeat = args.includes('--repeat') ? Number(args[args.indexOf('--repeat') + 1]) : 1;
   const pick = args.includes('--models') ? args[args.indexOf('--models') + 1].split(',') : undefined;
   args.forEach((arg, i) => arg === '--set' && daemonSettings.push('--set', args[i + 1]));
+  if (args.includes('--limit-mb')) limitBytes = Number(args[args.indexOf('--limit-mb') + 1]) * MB;
   const work = tempDir('edgesight-measure-swap-');
   const clip = path.join(work, 'digits-30fps.avi');
   writePaperDigitClip(clip, { digits: 8, framesPerDigit: 15, fps: 30 });
@@ -198,7 +202,7 @@ async function main(): Promise<void> {
     else if (p.name === 'seed-cnn-100') await writeSeedCnn100(p.dir);
     else await writeSeedCnnPackage(p.dir);
   }
-  console.log(`daemon: edgesight run ${daemonSettings.join(' ')} on a 640x480 30 fps clip, NODE_OPTIONS=${SERVICE_ENVIRONMENT.NODE_OPTIONS} MALLOC_ARENA_MAX=${SERVICE_ENVIRONMENT.MALLOC_ARENA_MAX}, in a cgroup v1 memory cgroup without a limit`);
+  console.log(`daemon: edgesight run ${daemonSettings.join(' ')} on a 640x480 30 fps clip, NODE_OPTIONS=${SERVICE_ENVIRONMENT.NODE_OPTIONS} MALLOC_ARENA_MAX=${SERVICE_ENVIRONMENT.MALLOC_ARENA_MAX}, in a cgroup v1 memory cgroup ${limitBytes ? `limited to ${mb(limitBytes)} MB` : 'without a limit'}`);
   for (let run = 0; run < repeat; run++) {
     for (const p of packages) {
       const { weightBytes } = checkPackageShape(p.dir);
