@@ -1,5 +1,5 @@
 import * as path from 'node:path';
-import type { BackendPreference } from './backend-preference';
+import type { BackendPreference } from '../config/backend-preference';
 import { MODEL_JSON } from './package-io';
 import { checkPackageShape, packageLayoutOf } from './package-layout';
 import { ModelPackageError } from '../util/errors';

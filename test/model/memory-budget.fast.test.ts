@@ -1,29 +1,34 @@
 import { strict as assert } from 'node:assert';
 import * as fs from 'node:fs';
+import * as os from 'node:os';
 import * as path from 'node:path';
 import { MemoryBudget, SWAP_COST, HEADROOM_BYTES } from '../../src/model/memory-budget';
 import { ModelPackageError } from '../../src/util/errors';
 import type { MemoryLimit } from '../../src/util/memory-limit';
-import { tempDir, writeTinyPackage } from '../helpers/fixtures';
-import { editJson } from '../helpers/model-packages';
 
 const MB = 1048576;
 const serviceLimit = (mb: number): MemoryLimit => ({ bytes: mb * MB, file: '/sys/fs/cgroup/system.slice/edgesight.service/memory.max', version: 'cgroup v2' });
 
 /**
- * A real, consistent TF.js package whose one Dense layer holds `units` x 1048576 weights (4 MB
- * per unit) in a sparse weights file: its size is on disk without writing it.
+ * A consistent TF.js layers package (as tf.Sequential.save writes it: Flatten of a 1024x1024x1
+ * input, then one Dense layer of `units`: 4 MB of weights per unit) with a sparse weights file,
+ * so that its size is on disk without writing it, and without loading TF.js here.
  */
-async function bigPackage(units: number): Promise<string> {
-  const dir = path.join(tempDir('edgesight-big-'), 'big');
-  await writeTinyPackage(dir);
-  editJson(path.join(dir, 'model.json'), (m) => {
-    m.modelTopology.config.layers[0].config.batch_input_shape = [null, 1024, 1024, 1];
-    m.modelTopology.config.layers[1].config.units = units;
-    m.weightsManifest[0].weights[0].shape = [1048576, units];
-    m.weightsManifest[0].weights[1].shape = [units];
-    return m;
-  });
+function bigPackage(units: number): string {
+  const dir = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'edgesight-big-')), 'big');
+  fs.mkdirSync(dir);
+  const layers = [
+    { class_name: 'Flatten', config: { name: 'flatten_Flatten1', trainable: true, batch_input_shape: [null, 1024, 1024, 1], dtype: 'float32' } },
+    { class_name: 'Dense', config: { units, activation: 'softmax', use_bias: true, name: 'dense_Dense1', trainable: true } },
+  ];
+  const weights = [
+    { name: 'dense_Dense1/kernel', shape: [1048576, units], dtype: 'float32' },
+    { name: 'dense_Dense1/bias', shape: [units], dtype: 'float32' },
+  ];
+  const model = { modelTopology: { class_name: 'Sequential', config: { name: 'big', layers }, keras_version: 'tfjs-layers 4.22.0', backend: 'tensor_flow.js' }, format: 'layers-model', weightsManifest: [{ paths: ['weights.bin'], weights }] };
+  fs.writeFileSync(path.join(dir, 'model.json'), JSON.stringify(model));
+  fs.writeFileSync(path.join(dir, 'metadata.json'), JSON.stringify({ name: 'big', labels: Array.from({ length: units }, (_, i) => `class ${i}`) }));
+  fs.writeFileSync(path.join(dir, 'weights.bin'), '');
   fs.truncateSync(path.join(dir, 'weights.bin'), (1048576 * units + units) * 4);
   return dir;
 }
@@ -82,8 +87,8 @@ describe('MemoryBudget: a model whose load would pass the memory limit is refuse
     budget.checkSwap('/m', courseCnn);
   });
 
-  it('at start: refuses a package from its files (sparse 160 MB of weights) under a limit it cannot load in, and passes it under one it can', async () => {
-    const dir = await bigPackage(40);
+  it('at start: refuses a package from its files (sparse 160 MB of weights) under a limit it cannot load in, and passes it under one it can', () => {
+    const dir = bigPackage(40);
     const tooSmall = new MemoryBudget('auto', { limit: () => serviceLimit(768), rss: () => 170 * MB, underSystemd: true });
     assert.throws(() => tooSmall.checkStart(dir), (err: unknown) => {
       assert.ok(err instanceof ModelPackageError);
