@@ -61,6 +61,13 @@ export function checkCandidateInChild(dir: string, backend: BackendPreference, l
       } catch {
         // not allowed here: the check only runs slower against the stream
       }
+      try {
+        // The child shares the service's cgroup: should the two pass its memory limit, the
+        // kernel's OOM killer is to take the candidate, not the daemon serving the stream.
+        fs.writeFileSync(`/proc/${child.pid}/oom_score_adj`, '1000');
+      } catch {
+        // no /proc (not Linux): the memory budget checked before the child was started
+      }
     }
     child.once('message', (message) => {
       answer = message as CandidateCheckAnswer;
@@ -71,7 +78,8 @@ export function checkCandidateInChild(dir: string, backend: BackendPreference, l
       clearInterval(memoryWatch);
       if (answer?.ok) return resolve({ labels: answer.labels, selfTested: answer.selfTested });
       if (answer) return reject(new ModelPackageError(answer.file ?? modelFile, answer.problem));
-      const why = killedFor ?? `its check process ended without an answer (${signal ? `signal ${signal}` : `exit code ${code}`})${lastLine(stderrTail)}`;
+      const outsideKill = signal === 'SIGKILL' ? ', killed from outside: most likely by the kernel at the memory limit' : '';
+      const why = killedFor ?? `its check process ended without an answer (${signal ? `signal ${signal}` : `exit code ${code}`}${outsideKill})${lastLine(stderrTail)}`;
       reject(new ModelPackageError(modelFile, why));
     });
     const request: CandidateCheckRequest = { dir, backend };
