@@ -98,6 +98,9 @@ function teachableMachine(dir: string): void {
   for (const file of ['model.json', 'weights.bin', 'metadata.json']) fs.copyFileSync(path.join(teachableMachineFixture, file), path.join(dir, file));
 }
 
+/** Everything the script writes (clip, packages, state directories), removed at the end. */
+let workDir = '';
+
 /** `--limit-mb N`: the cgroup's memory.limit_in_bytes (none by default), to see what the kernel does at a limit. */
 let limitBytes: number | undefined;
 
@@ -106,7 +109,8 @@ const daemonSettings: string[] = [];
 
 async function startDaemon(group: MemoryCgroup, clip: string, extra: string[]): Promise<{ daemon: SpawnedDaemon; port: number; token: string; pid: number }> {
   const port = await freePort();
-  const stateDir = tempDir('edgesight-memstate-');
+  // Under the work folder: the models the daemon stores there go when the script ends.
+  const stateDir = fs.mkdtempSync(path.join(workDir, 'state-'));
   const daemon = spawnDaemon(['--source', clip, '--host', '127.0.0.1', '--port', String(port), '--set', `state.dir=${stateDir}`, '--set', 'server.maxUploadMB=1024', ...daemonSettings, ...extra], { env: SERVICE_ENVIRONMENT, cgroupProcs: group.procsFile });
   await daemon.waitForLine(/dashboard (access token created|at )/, 180_000);
   const token = fs.readFileSync(path.join(stateDir, 'token'), 'utf8').trim();
@@ -190,6 +194,7 @@ async function main(): Promise<void> {
   args.forEach((arg, i) => arg === '--set' && daemonSettings.push('--set', args[i + 1]));
   if (args.includes('--limit-mb')) limitBytes = Number(args[args.indexOf('--limit-mb') + 1]) * MB;
   const work = tempDir('edgesight-measure-swap-');
+  workDir = work;
   const clip = path.join(work, 'digits-30fps.avi');
   writePaperDigitClip(clip, { digits: 8, framesPerDigit: 15, fps: 30 });
   const packages: Array<{ name: string; dir: string }> = [

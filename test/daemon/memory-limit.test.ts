@@ -79,7 +79,8 @@ describe('model loads against the memory limit, under a real cgroup limited like
     bigCnn = path.join(work, 'seed-cnn-150');
     await writeSeedCnnPackage(bigCnn);
     const port = await freePort();
-    const stateDir = tempDir('edgesight-state-');
+    // Inside `work`: the models the daemon stores (66 MB) go with it.
+    const stateDir = path.join(work, 'state');
     // maxUploadMB raised so that the upload reaches the hand-off: the memory check is under test, not the size limit.
     daemon = spawnDaemon(['--source', thirtyFpsClip().file, '--host', '127.0.0.1', '--port', String(port), '--set', `state.dir=${stateDir}`, '--set', 'server.maxUploadMB=256'], { env: SERVICE_ENVIRONMENT, cgroupProcs: group.procsFile });
     await daemon.waitForLine(/dashboard (access token created|at )/, 180_000);
@@ -129,7 +130,7 @@ describe('model loads against the memory limit, under a real cgroup limited like
     const startGroup = MemoryCgroup.create(`edgesight-test-${process.pid}-start`, limit);
     if ('unavailable' in startGroup) throw new Error(startGroup.unavailable);
     try {
-      const starting = spawnDaemon(['--source', thirtyFpsClip().file, '--host', '127.0.0.1', '--port', '0', '--set', `state.dir=${tempDir('edgesight-state-')}`, '--set', `model.path=${bigCnn}`], { env: SERVICE_ENVIRONMENT, cgroupProcs: startGroup.procsFile });
+      const starting = spawnDaemon(['--source', thirtyFpsClip().file, '--host', '127.0.0.1', '--port', '0', '--set', `state.dir=${path.join(work, 'state-start')}`, '--set', `model.path=${bigCnn}`], { env: SERVICE_ENVIRONMENT, cgroupProcs: startGroup.procsFile });
       const code = await starting.exited;
       assert.equal(code, 3, starting.lines.join('\n'));
       assert.match(starting.lines.join('\n'), new RegExp(`model\\.json: weights of 162 MB need about \\d+ MB to load \\(the daemon holds \\d+ MB before it\\), over this process's memory limit .* of ${limit / MB} MB`));
