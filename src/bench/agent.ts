@@ -21,6 +21,8 @@ export interface AgentReady {
   port: number;
   token: string;
   backend: string;
+  /** The inference engine and why (model.backend=auto chooses at load). */
+  engine: string;
   /** Process start to the first classified frame. */
   firstFrameMs: number;
 }
@@ -121,6 +123,7 @@ async function main(): Promise<void> {
     port: daemon.serverPort!,
     token: fs.existsSync(tokenFile) ? fs.readFileSync(tokenFile, 'utf8').trim() : '',
     backend: daemon.backend?.name ?? 'unknown',
+    engine: pipeline.classifier.engineSummary,
     firstFrameMs,
   });
 }

@@ -6,16 +6,24 @@ import { selectBackend } from '../model/backend';
 import type { Stage } from '../pipeline/stats';
 import type { AgentReady, AgentRequest, WindowReport } from './agent';
 import { writePaperDigitClip } from './clip';
-import { referenceUnavailable, runReference, type ReferenceKind, type ReferenceResult } from './reference';
+import { prepareReference } from './reference-input';
+import { loadAverage, referenceUnavailable, runReference, type ReferenceResult, type ReferenceThreads } from './reference';
 import { spreadOf, type Spread } from './samples';
 import { writeSeedCnnPackage } from './seed-model';
 import { BenchViewer } from './viewer';
 
+/** The rows of the like-for-like comparison (docs/benchmarks.md, "Rows"). */
+export type RowId = 'default' | 'course-cnn-28' | 'seed-cnn-150' | 'teachable-mobilenet';
+
 export interface BenchModel {
-  id: 'default' | 'seed-cnn-150';
+  id: RowId;
   dir: string;
-  reference: ReferenceKind;
+  /** Also measured in the viewer, pacing and clip scenarios that the other goals judge. */
+  full: boolean;
 }
+
+/** As shipped (pictures at most stream.maxFps), or stream.maxFps=0 so that every frame may be drawn and encoded. */
+export type StreamMode = 'shipped' | 'every-frame';
 
 export interface BenchClip {
   id: string;
@@ -41,17 +49,24 @@ export const VIEWER_PLANS: ViewerPlan[] = [
 ];
 
 export interface ScenarioResult {
-  model: BenchModel['id'];
+  model: RowId;
   clip: string;
   cores: number;
   pacing: Pacing;
   viewers: ViewerPlan['id'];
+  stream: StreamMode;
   backend: string;
+  /** The inference engine the model ended up on, and why (model.backend=auto chooses at load). */
+  engine: string;
+  /** 1-minute load average at the window's start and end. */
+  load: [number, number];
   fps: number;
   captured: number;
   classified: number;
   dropped: number;
   encoded: number;
+  /** Frames drawn and JPEG-encoded per second (each of them classified): the "every frame" figure. */
+  encodedFps: number;
   cpuMsPerFrame: number;
   stages: Record<Stage | 'send', Spread>;
   /** Capture to arrival at the fast viewers (null without viewers). */
@@ -65,16 +80,28 @@ export interface ScenarioResult {
 }
 
 export interface ReferenceRun extends ReferenceResult {
-  model: BenchModel['id'];
+  model: RowId;
   clip: string;
   cores: number;
+  threads: ReferenceThreads;
+  load: [number, number];
+}
+
+/** A row whose reference could not run (export, probe check or loop failed): no reference figure for it. */
+export interface ReferenceFailure {
+  model: RowId;
+  cores: number | null;
+  error: string;
 }
 
 export interface BenchOptions {
   root: string;
+  /** bench/reference/loop.py */
   referenceScript: string;
   seconds: number;
   quick: boolean;
+  /** Only the like-for-like comparison (both sides for every row), none of the other scenarios. */
+  compareOnly: boolean;
   log: (line: string) => void;
 }
 
@@ -98,10 +125,18 @@ export interface FanOutRun {
 export interface BenchRun {
   scenarios: ScenarioResult[];
   references: ReferenceRun[];
+  referenceFailures: ReferenceFailure[];
   referenceSkipped?: string;
+  /** Empty with compareOnly. */
   firstFrameMs: number[];
-  fanOut: FanOutRun;
+  /** Absent with compareOnly. */
+  fanOut?: FanOutRun;
 }
+
+/** Core counts of the comparison: taskset -c 0, then -c 0-1. */
+export const COMPARE_CORES = [1, 2];
+/** The reference warms up this long before its window (first calls, allocations). */
+export const REFERENCE_WARMUP_SECONDS = 2;
 
 /** The memory settings of systemd/edgesight.service (a test checks that the unit still says so). */
 export const SERVICE_ENVIRONMENT = { NODE_OPTIONS: '--max-semi-space-size=2', MALLOC_ARENA_MAX: '2' };
@@ -113,22 +148,19 @@ export function cpuSet(cores: number): string {
 
 /**
  * Runs every scenario: for each core count, model, clip and pacing a fresh daemon process
- * pinned with taskset, measured with each viewer plan in turn; then the reference loop on the
- * same clips and cores, and start-up time of the real `edgesight run`.
+ * pinned with taskset, measured with each viewer plan in turn; then, row by row, the
+ * like-for-like comparison (edgesight as shipped and encoding every frame, and right after it
+ * the reference loop on the same network, clip and cores); then start-up time of the real
+ * `edgesight run`. With compareOnly, the comparison alone.
  */
 export async function runBench(options: BenchOptions): Promise<BenchRun> {
   const { log } = options;
   const work = fs.mkdtempSync(path.join(os.tmpdir(), 'edgesight-bench-'));
   try {
     log(`making inputs in ${work}`);
-    const clips = makeClips(work, options.quick);
-    const seedDir = path.join(work, 'seed-cnn-150');
+    const clips = makeClips(work, options.quick || options.compareOnly);
     await selectBackend('auto');
-    await writeSeedCnnPackage(seedDir);
-    const models: BenchModel[] = [
-      { id: 'default', dir: path.join(options.root, 'models', 'default'), reference: 'digits' },
-      { id: 'seed-cnn-150', dir: seedDir, reference: 'rgb150' },
-    ];
+    const models = await makeModels(options.root, work);
     const scenarios: ScenarioResult[] = [];
     const plans: Array<{ cores: number; pacing: Pacing; viewers: ViewerPlan[] }> = [
       { cores: 2, pacing: 'unthrottled', viewers: VIEWER_PLANS },
@@ -137,34 +169,83 @@ export async function runBench(options: BenchOptions): Promise<BenchRun> {
       // cost the daemon itself (on two shared cores the clients' own decoding competes with it).
       { cores: 1, pacing: 'unthrottled', viewers: VIEWER_PLANS },
     ];
-    for (const plan of plans) {
-      for (const model of models) {
-        for (const clip of clips) {
-          scenarios.push(...(await measureDaemon(options, work, model, clip, plan.cores, plan.pacing, plan.viewers)));
-        }
-      }
-    }
-    const fanOut = await measureFanOut(options, work, models[0], clips[0]);
-    const references: ReferenceRun[] = [];
-    const referenceSkipped = await referenceUnavailable(options.referenceScript);
-    if (referenceSkipped) log(`reference loop skipped: ${referenceSkipped}`);
-    else {
-      for (const cores of [2, 1]) {
-        for (const model of models) {
+    if (!options.compareOnly) {
+      for (const plan of plans) {
+        for (const model of models.filter((m) => m.full)) {
           for (const clip of clips) {
-            const frames = model.reference === 'digits' ? 900 : 240;
-            log(`reference loop: ${model.id}, ${clip.id}, ${cores} core(s)`);
-            const result = await runReference(options.referenceScript, clip.file, model.reference, frames, cpuSet(cores));
-            references.push({ ...result, model: model.id, clip: clip.id, cores });
+            scenarios.push(...(await measureDaemon(options, work, model, clip, plan.cores, plan.pacing, plan.viewers, 'shipped')));
           }
         }
       }
     }
-    const firstFrameMs = await measureStartup(options, clips[0], work);
-    return { scenarios, references, referenceSkipped, firstFrameMs, fanOut };
+    const compared = await compareRows(options, work, models, clips[0], scenarios);
+    const fanOut = options.compareOnly ? undefined : await measureFanOut(options, work, models[0], clips[0]);
+    const firstFrameMs = options.compareOnly ? [] : await measureStartup(options, clips[0], work);
+    return { scenarios, ...compared, firstFrameMs, fanOut };
   } finally {
     fs.rmSync(work, { recursive: true, force: true });
   }
+}
+
+/** The four rows of docs/benchmarks.md; the seed course's two CNNs are written into `work`. */
+async function makeModels(root: string, work: string): Promise<BenchModel[]> {
+  const seedDir = path.join(work, 'seed-cnn-150');
+  const courseDir = path.join(work, 'course-cnn-28');
+  await writeSeedCnnPackage(seedDir, 'seed-cnn-150');
+  await writeSeedCnnPackage(courseDir, 'course-cnn-28');
+  return [
+    { id: 'default', dir: path.join(root, 'models', 'default'), full: true },
+    { id: 'course-cnn-28', dir: courseDir, full: false },
+    { id: 'seed-cnn-150', dir: seedDir, full: true },
+    { id: 'teachable-mobilenet', dir: path.join(root, 'test', 'fixtures', 'teachable-machine-2019'), full: false },
+  ];
+}
+
+/**
+ * The like-for-like comparison (docs/benchmarks.md) on the 640x480 clip read unthrottled: for
+ * each core count and row, edgesight as shipped (no viewer, one viewer; already measured for
+ * the full rows unless compareOnly), encoding every frame (one viewer), and right after it the
+ * reference loop, with torch's default threads and, on more than one core, one per core.
+ */
+async function compareRows(options: BenchOptions, work: string, models: BenchModel[], clip: BenchClip, scenarios: ScenarioResult[]): Promise<Pick<BenchRun, 'references' | 'referenceFailures' | 'referenceSkipped'>> {
+  const { log } = options;
+  const references: ReferenceRun[] = [];
+  const referenceFailures: ReferenceFailure[] = [];
+  const referenceSkipped = await referenceUnavailable(options.referenceScript);
+  if (referenceSkipped) log(`reference loop skipped: ${referenceSkipped}`);
+  const inputs = new Map<RowId, { exportDir: string; frameProbe: string }>();
+  if (!referenceSkipped) {
+    for (const model of models) {
+      try {
+        inputs.set(model.id, await prepareReference(model.dir, path.join(work, `reference-${model.id}`), clip.file));
+      } catch (err) {
+        referenceFailures.push({ model: model.id, cores: null, error: (err as Error).message });
+        log(`reference for ${model.id} cannot be built: ${(err as Error).message}`);
+      }
+    }
+  }
+  const [none, one] = VIEWER_PLANS;
+  for (const cores of COMPARE_CORES) {
+    for (const model of models) {
+      if (options.compareOnly || !model.full) scenarios.push(...(await measureDaemon(options, work, model, clip, cores, 'unthrottled', [none, one], 'shipped')));
+      scenarios.push(...(await measureDaemon(options, work, model, clip, cores, 'unthrottled', [one], 'every-frame')));
+      const input = inputs.get(model.id);
+      if (!input) continue;
+      for (const threads of cores > 1 ? (['default', 'cores'] as const) : (['default'] as const)) {
+        const load: [number, number] = [loadAverage(), 0];
+        try {
+          const result = await runReference({ script: options.referenceScript, ...input, clip: clip.file, cpus: cpuSet(cores), seconds: options.seconds, warmupSeconds: REFERENCE_WARMUP_SECONDS, threads });
+          load[1] = loadAverage();
+          references.push({ ...result, model: model.id, clip: clip.id, cores, threads, load });
+          log(`reference ${model.id} ${cores} core(s), torch threads ${result.torchThreads} (${threads}): ${result.fps.toFixed(1)} fps, infer ${result.stagesMs.infer.toFixed(2)} ms, outputs within ${result.maxDifference.toExponential(1)} of TF.js, load ${load.map((l) => l.toFixed(1)).join(' -> ')}`);
+        } catch (err) {
+          referenceFailures.push({ model: model.id, cores, error: (err as Error).message });
+          log(`reference ${model.id} ${cores} core(s) failed: ${(err as Error).message}`);
+        }
+      }
+    }
+  }
+  return { references, referenceFailures, referenceSkipped };
 }
 
 function makeClips(work: string, quick: boolean): BenchClip[] {
@@ -179,7 +260,7 @@ function makeClips(work: string, quick: boolean): BenchClip[] {
 }
 
 /** Starts the daemon under test on `clip` and `model`, pinned to `cores`; the viewers (this process) get the other core when it has one. */
-function startAgent(work: string, model: BenchModel, clip: BenchClip, cores: number, pacing: Pacing): AgentProcess {
+function startAgent(work: string, model: BenchModel, clip: BenchClip, cores: number, pacing: Pacing, stream: StreamMode = 'shipped'): AgentProcess {
   // The viewers stand for phones elsewhere: with one core for the daemon they get the other.
   pinSelf(cores === 1 ? '1' : `0-${os.cpus().length - 1}`);
   const flags = {
@@ -191,13 +272,15 @@ function startAgent(work: string, model: BenchModel, clip: BenchClip, cores: num
     'state.dir': fs.mkdtempSync(path.join(work, 'state-')),
     'log.level': 'silent',
     'pipeline.reportEverySeconds': 0,
+    // Every frame may be drawn and encoded: no limit on the stream's pictures per second.
+    ...(stream === 'every-frame' ? { 'stream.maxFps': 0 } : {}),
   };
   return new AgentProcess(path.join(__dirname, 'agent.js'), flags, cpuSet(cores));
 }
 
-async function measureDaemon(options: BenchOptions, work: string, model: BenchModel, clip: BenchClip, cores: number, pacing: Pacing, plans: ViewerPlan[]): Promise<ScenarioResult[]> {
+async function measureDaemon(options: BenchOptions, work: string, model: BenchModel, clip: BenchClip, cores: number, pacing: Pacing, plans: ViewerPlan[], stream: StreamMode): Promise<ScenarioResult[]> {
   const { log } = options;
-  const agent = startAgent(work, model, clip, cores, pacing);
+  const agent = startAgent(work, model, clip, cores, pacing, stream);
   const results: ScenarioResult[] = [];
   try {
     const ready = await agent.ready;
@@ -211,10 +294,12 @@ async function measureDaemon(options: BenchOptions, work: string, model: BenchMo
         await Promise.all(viewers.map((v) => v.connected()));
         await sleep(1000);
         viewers.forEach((v) => v.reset());
+        const load: [number, number] = [loadAverage(), 0];
         await agent.request({ type: 'begin' });
         await sleep(options.seconds * 1000);
         const window = (await agent.request({ type: 'end' })) as WindowReport;
-        const result = toScenario(model, clip, cores, pacing, plan, ready.backend, window, fast, slow);
+        load[1] = loadAverage();
+        const result = toScenario(model, clip, cores, pacing, plan, stream, ready, load, window, fast, slow);
         results.push(result);
         log(describe(result));
       } finally {
@@ -276,7 +361,7 @@ async function measureFanOut(options: BenchOptions, work: string, model: BenchMo
   return run;
 }
 
-function toScenario(model: BenchModel, clip: BenchClip, cores: number, pacing: Pacing, plan: ViewerPlan, backend: string, w: WindowReport, fast: BenchViewer[], slow: BenchViewer[]): ScenarioResult {
+function toScenario(model: BenchModel, clip: BenchClip, cores: number, pacing: Pacing, plan: ViewerPlan, stream: StreamMode, ready: AgentReady, load: [number, number], w: WindowReport, fast: BenchViewer[], slow: BenchViewer[]): ScenarioResult {
   const latencies = fast.flatMap((v) => v.latency.values());
   const sends = fast.flatMap((v) => v.send.values());
   return {
@@ -285,12 +370,16 @@ function toScenario(model: BenchModel, clip: BenchClip, cores: number, pacing: P
     cores,
     pacing,
     viewers: plan.id,
-    backend,
+    stream,
+    backend: ready.backend,
+    engine: ready.engine,
+    load,
     fps: w.fps,
     captured: w.captured,
     classified: w.classified,
     dropped: w.dropped,
     encoded: w.encoded,
+    encodedFps: w.encoded / w.seconds,
     cpuMsPerFrame: w.cpuMsPerFrame,
     stages: { ...w.stages, send: spreadOf(sends) },
     latency: latencies.length ? spreadOf(latencies) : null,
@@ -305,7 +394,8 @@ function toScenario(model: BenchModel, clip: BenchClip, cores: number, pacing: P
 
 function describe(r: ScenarioResult): string {
   const latency = r.latency ? `, latency p95 ${r.latency.p95.toFixed(0)} ms` : '';
-  return `${r.model} ${r.clip} ${r.cores} core(s) ${r.pacing}, viewers ${r.viewers}: ${r.fps.toFixed(1)} fps, ${r.cpuMsPerFrame.toFixed(2)} CPU ms/frame, infer ${r.stages.infer.median.toFixed(2)} ms${latency}, RSS ${r.rssSteadyMB.toFixed(0)} MB`;
+  const stream = r.stream === 'every-frame' ? ` (every frame: ${r.encoded} encoded)` : '';
+  return `${r.model} ${r.clip} ${r.cores} core(s) ${r.pacing}, viewers ${r.viewers}${stream}: ${r.fps.toFixed(1)} fps, ${r.cpuMsPerFrame.toFixed(2)} CPU ms/frame, infer ${r.stages.infer.median.toFixed(2)} ms${latency}, RSS ${r.rssSteadyMB.toFixed(0)} MB`;
 }
 
 /**

@@ -12,13 +12,16 @@ const README_START = '<!-- bench:start -->';
 const README_END = '<!-- bench:end -->';
 
 /**
- * `edgesight bench`: the speed of the whole pipeline against the seed's Python loop, per
- * scenario, written to test/bench/results/latest.{json,md} (`--out`). `--quick` measures the
- * 640x480 clip only; `--readme` also puts the summary into README.md.
+ * `edgesight bench`: the speed of the whole pipeline, per scenario, and against the
+ * like-for-like reference loop (bench/reference/, the same network in PyTorch; method in
+ * docs/benchmarks.md), written to test/bench/results/latest.{json,md} (`--out`). `--quick`
+ * measures the 640x480 clip only with 3 s windows; `--compare` only the comparison rows;
+ * `--readme` also puts the summary into README.md.
  */
 export async function main(argv: string[]): Promise<number> {
   const { values } = parseCommandArgs('bench', argv, {
     quick: { type: 'boolean' },
+    compare: { type: 'boolean' },
     seconds: { type: 'string' },
     reference: { type: 'string' },
     out: { type: 'string', short: 'o' },
@@ -27,18 +30,20 @@ export async function main(argv: string[]): Promise<number> {
   const quick = values.quick ?? false;
   const seconds = Number(values.seconds ?? (quick ? 3 : 5));
   if (!(seconds >= 1 && seconds <= 600)) throw new UsageError(`bench: --seconds must be between 1 and 600, got '${values.seconds}'`);
-  const referenceScript = path.resolve(values.reference ?? path.join(ROOT, '..', 'shared', 'anchors', 'python_pipeline.py'));
+  const referenceScript = path.resolve(values.reference ?? path.join(ROOT, 'bench', 'reference', 'loop.py'));
   const outDir = path.resolve(values.out ?? path.join(ROOT, 'test', 'bench', 'results'));
   if (spawnSync('taskset', ['-V']).status !== 0) throw new UsageError('bench: needs taskset (util-linux) to pin processes to cores');
 
   const log = (line: string) => process.stderr.write(`${line}\n`);
-  const run = await runBench({ root: ROOT, referenceScript, seconds, quick, log });
+  const compareOnly = values.compare ?? false;
+  const run = await runBench({ root: ROOT, referenceScript, seconds, quick, compareOnly, log });
   // The daemon under test runs on the shipped defaults; the method says which ones shape the numbers.
   const shipped = defaultConfig();
   const method =
     `daemon in its own process pinned with taskset (2 cores: CPUs 0-1, 1 core: CPU 0; viewers then run on CPU 1), file source from paper-digit MJPEG clips made at run time, ` +
-    `${seconds} s windows after 1 s settling; throughput = classified frames/s of the 640x480 clip read unthrottled (on demand, classified ${shipped['pipeline.batchSize']} frames per inference as shipped: pipeline.batchSize) with one fast viewer (stream capped at ${shipped['stream.maxFps']} fps as shipped), ` +
-    `the reference loop on the same clip with the same taskset.`;
+    `${seconds} s windows after 1 s settling; comparison (docs/benchmarks.md): the 640x480 clip read unthrottled (on demand, up to ${shipped['pipeline.batchSize']} frames per inference as shipped: pipeline.batchSize), one fast viewer; ` +
+    `as shipped = classified frames/s with the stream capped at ${shipped['stream.maxFps']} pictures/s (stream.maxFps); every frame = frames/s classified and drawn and encoded with stream.maxFps=0; ` +
+    `reference = bench/reference/loop.py (the same network and weights in PyTorch, every frame read, preprocessed, classified, drawn and encoded) on the same clip with the same taskset, the faster of torch's default threads and one per core.`;
   const report = buildReport(run, method, sysbenchEventsPerSecond());
   const markdown = toMarkdown(report);
   fs.mkdirSync(outDir, { recursive: true });

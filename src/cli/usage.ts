@@ -133,11 +133,12 @@ export const COMMAND_HELP: Record<string, CommandHelp> = {
   token: { synopsis: '[options]', summary: "print the dashboard's access token (and, on stderr, where it is kept)", options: { rotate: { text: 'make a new token (restart edgesight to use it)' } } },
   bench: {
     synopsis: '[options]',
-    summary: "measure the pipeline against the seed's Python loop",
+    summary: 'measure the pipeline, and against a like-for-like Python loop (docs/benchmarks.md)',
     options: {
       quick: { text: 'the 640x480 clip only' },
+      compare: { text: 'only the like-for-like comparison: four models, 1 and 2 cores, both sides' },
       seconds: { arg: 'N', text: 'seconds per measurement window (5; 3 with --quick)' },
-      reference: { arg: 'FILE', text: "the seed's Python pipeline script" },
+      reference: { arg: 'FILE', text: 'the reference loop (bench/reference/loop.py)' },
       out: { arg: 'DIR', text: 'where latest.json and latest.md are written (test/bench/results)' },
       readme: { text: "also put the summary into README.md" },
     },
