@@ -51,6 +51,9 @@ def main():
     if not difference <= MAX_DIFFERENCE:
         print("RESULT " + json.dumps({**info, "error": f"outputs differ from TF.js by {difference:.2e} (limit {MAX_DIFFERENCE})"}))
         sys.exit(3)
+    if args.check_only and not args.frame_probe:
+        print("RESULT " + json.dumps(info))
+        return
     pre = Preprocessor(topology["preprocess"])
     cap = cv2.VideoCapture(args.clip)
     if not cap.isOpened():
