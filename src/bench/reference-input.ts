@@ -18,15 +18,15 @@ export async function prepareReference(modelDir: string, outDir: string, clip: s
   try {
     exportReferenceModel(loaded, outDir);
     const capture = new cv.VideoCapture(clip);
+    const frame = capture.read();
     try {
-      const frame = capture.read();
       if (frame.empty) throw new Error(`${clip}: no first frame to compare preprocessing on`);
       const values = new Preprocessor(loaded.metadata.preprocess).run(frame);
-      frame.release();
       const frameProbe = path.join(outDir, FRAME_PROBE_BIN);
       fs.writeFileSync(frameProbe, Buffer.from(values.buffer, values.byteOffset, values.byteLength));
       return { exportDir: outDir, frameProbe };
     } finally {
+      frame.release();
       capture.release();
     }
   } finally {

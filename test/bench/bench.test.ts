@@ -40,6 +40,7 @@ describe('benchmark', () => {
     try {
       const ready = await agent.ready;
       assert.ok(ready.firstFrameMs > 0 && ready.firstFrameMs < 30_000, `first frame after ${ready.firstFrameMs} ms`);
+      assert.match(ready.engine, /^(opencv|tfjs) \(/, 'the engine the model runs on, and why');
       await agent.request({ type: 'begin' });
       await sleep(1500);
       const alone = (await agent.request({ type: 'end' })) as WindowReport;
