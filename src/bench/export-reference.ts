@@ -1,7 +1,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import type * as tf from '@tensorflow/tfjs';
-import type { PreprocessContract } from '../model/metadata';
+import type { PreprocessContract } from '../vision/preprocess';
 import { tfjsModelOf, type LoadedModel } from '../model/model-package';
 import { probeInputs } from '../model/engine/probe-check';
 import { TfjsEngine } from '../model/engine/tfjs-engine';
