@@ -23,7 +23,7 @@ done
 # videoconvert, which every GStreamer source pipeline ends in. fswebcam backs the webcam source.
 packages=(libopencv-dev pkg-config build-essential python3 gstreamer1.0-plugins-base fswebcam)
 if [ "$want_test" = 1 ]; then packages+=(ffmpeg chromium fonts-dejavu-core systemd mosquitto mosquitto-clients); fi
-# The reference loop (../shared/anchors/python_pipeline.py) runs on Debian's own Python packages.
+# The benchmark's reference loop (bench/reference/) runs on Debian's own Python packages.
 if [ "$want_bench" = 1 ]; then packages+=(python3-opencv python3-torch sysbench util-linux); fi
 
 missing=()

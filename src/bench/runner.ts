@@ -407,7 +407,11 @@ async function measureStartup(options: BenchOptions, clip: BenchClip, work: stri
   const port = 18_000 + Math.floor(Math.random() * 2000);
   for (let i = 0; i < 3; i++) {
     const started = performance.now();
-    const child = spawn(path.join(options.root, 'bin', 'edgesight'), ['run', '--source', clip.file, '--host', '127.0.0.1', '--port', String(port), '--set', `state.dir=${fs.mkdtempSync(path.join(work, 'start-'))}`, '--log-level', 'warn'], { stdio: 'ignore' });
+    const child = spawn(path.join(options.root, 'bin', 'edgesight'), ['run', '--source', clip.file, '--host', '127.0.0.1', '--port', String(port), '--set', `state.dir=${fs.mkdtempSync(path.join(work, 'start-'))}`, '--log-level', 'warn'], {
+      stdio: 'ignore',
+      // The shipped defaults, not a configuration file this machine may have in /etc/edgesight.
+      env: { ...process.env, EDGESIGHT_CONFIG_SEARCH: '' },
+    });
     try {
       for (;;) {
         if (child.exitCode !== null) throw new Error(`edgesight run exited with ${child.exitCode} before its first frame`);

@@ -8,15 +8,17 @@ import { UsageError } from '../util/errors';
 import { parseCommandArgs } from './options';
 
 const ROOT = path.resolve(__dirname, '..', '..', '..');
-const README_START = '<!-- bench:start -->';
-const README_END = '<!-- bench:end -->';
+/** The summary's place in docs/speed.md. */
+const SUMMARY_PAGE = path.join('docs', 'speed.md');
+const SUMMARY_START = '<!-- bench:start -->';
+const SUMMARY_END = '<!-- bench:end -->';
 
 /**
  * `edgesight bench`: the speed of the whole pipeline, per scenario, and against the
  * like-for-like reference loop (bench/reference/, the same network in PyTorch; method in
  * docs/benchmarks.md), written to test/bench/results/latest.{json,md} (`--out`). `--quick`
  * measures the 640x480 clip only with 3 s windows; `--compare` only the comparison rows;
- * `--readme` also puts the summary into README.md.
+ * `--docs` also puts the summary into docs/speed.md.
  */
 export async function main(argv: string[]): Promise<number> {
   const { values } = parseCommandArgs('bench', argv, {
@@ -25,7 +27,7 @@ export async function main(argv: string[]): Promise<number> {
     seconds: { type: 'string' },
     reference: { type: 'string' },
     out: { type: 'string', short: 'o' },
-    readme: { type: 'boolean' },
+    docs: { type: 'boolean' },
   } as const);
   const quick = values.quick ?? false;
   const seconds = Number(values.seconds ?? (quick ? 3 : 5));
@@ -50,7 +52,7 @@ export async function main(argv: string[]): Promise<number> {
   fs.writeFileSync(path.join(outDir, 'latest.json'), JSON.stringify(report, null, 2) + '\n');
   fs.writeFileSync(path.join(outDir, 'latest.md'), `# edgesight benchmark\n\n${markdown}`);
   process.stdout.write(`\n${markdown}\nwritten: ${path.join(outDir, 'latest.json')}, latest.md\n`);
-  if (values.readme) updateReadme(markdown);
+  if (values.docs) updateSpeedPage(markdown);
   return report.goals.every((g) => g.met) ? 0 : 1;
 }
 
@@ -61,13 +63,13 @@ function sysbenchEventsPerSecond(): number | null {
   return match ? Number(match[1]) : null;
 }
 
-function updateReadme(markdown: string): void {
-  const file = path.join(ROOT, 'README.md');
+function updateSpeedPage(markdown: string): void {
+  const file = path.join(ROOT, SUMMARY_PAGE);
   const text = fs.readFileSync(file, 'utf8');
-  const start = text.indexOf(README_START);
-  const end = text.indexOf(README_END);
-  if (start < 0 || end < start) throw new UsageError(`bench --readme: README.md has no ${README_START} ... ${README_END} block`);
+  const start = text.indexOf(SUMMARY_START);
+  const end = text.indexOf(SUMMARY_END);
+  if (start < 0 || end < start) throw new UsageError(`bench --docs: ${SUMMARY_PAGE} has no ${SUMMARY_START} ... ${SUMMARY_END} block`);
   // The summary only: the per-scenario table stays in test/bench/results/latest.md.
   const summary = markdown.split('\nPer scenario')[0].trim();
-  fs.writeFileSync(file, `${text.slice(0, start + README_START.length)}\n${summary}\n\nEvery scenario: [test/bench/results/latest.md](test/bench/results/latest.md).\n${text.slice(end)}`);
+  fs.writeFileSync(file, `${text.slice(0, start + SUMMARY_START.length)}\n${summary}\n\nEvery scenario: [test/bench/results/latest.md](../test/bench/results/latest.md).\n${text.slice(end)}`);
 }

@@ -140,7 +140,7 @@ export const COMMAND_HELP: Record<string, CommandHelp> = {
       seconds: { arg: 'N', text: 'seconds per measurement window (5; 3 with --quick)' },
       reference: { arg: 'FILE', text: 'the reference loop (bench/reference/loop.py)' },
       out: { arg: 'DIR', text: 'where latest.json and latest.md are written (test/bench/results)' },
-      readme: { text: "also put the summary into README.md" },
+      docs: { text: "also put the summary into docs/speed.md" },
     },
   },
   config: { synopsis: '[options]', summary: 'print the resolved configuration, secrets and URL credentials redacted', options: { docs: { text: 'print the key reference as Markdown instead' } } },
