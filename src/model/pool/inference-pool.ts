@@ -296,6 +296,7 @@ export class InferencePool {
     slot.thread = undefined;
     slot.state = 'dead';
     slot.models.clear();
+    slot.memory = undefined;
     if (slot.ending) {
       task?.reject(new Error(`inference worker ${slot.index} was stopped`));
       this.pump();
