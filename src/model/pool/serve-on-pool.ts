@@ -35,7 +35,7 @@ export async function serveOnPool(loaded: LoadedModel, selection: EngineSelectio
   const probes = probeInputs(elements, loaded.metadata.preprocess.range, 2);
   // Timing matters only where it decides: auto, on a TF.js model.
   const inferMs = setting === 'auto' && engine.name === 'tfjs' && loaded.model ? await timeEngine(engine, probes[0]) : undefined;
-  const plan = planWorkers(setting, engine.name, currentBackend()?.name, inferMs, pool.size);
+  const plan = planWorkers(setting, engine.name, currentBackend()?.name, inferMs, pool.size, loaded.weightBytes);
   if (plan.workers <= 1 || engine.name !== 'tfjs' || !loaded.model) {
     log?.info({ model: loaded.dir, workers: 1, reason: plan.why }, `model: inference on the main thread (${plan.why})`);
     return { engine, summary: `${selection.summary}; 1 worker: ${plan.why}`, plan: { workers: 1, why: plan.why } };
