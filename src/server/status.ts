@@ -48,7 +48,7 @@ export function workersStatus(daemon: DaemonView, engine: string): WorkersStatus
   const mb = (bytes: number | undefined) => (bytes === undefined ? null : roundTo(bytes / 1048576, 1));
   return {
     count: Math.max(1, running.length),
-    engine: running.length ? `tfjs ${pool!.backend} in ${running.length} worker threads` : engine.split(/[ ;(]/)[0] + ' on the main thread',
+    engine: running.length ? `tfjs ${pool!.backend} in ${running.length} worker threads` : engine.startsWith('opencv') ? 'opencv in-process, on its own thread pool' : 'tfjs on the main thread',
     crashes: pool?.crashes ?? 0,
     respawns: pool?.respawns ?? 0,
     perWorker: (pool?.workers ?? []).map((w) => ({ index: w.index, state: w.state, threadId: w.threadId ?? null, models: w.models.length, heapMB: mb(w.memory?.heapUsed), externalMB: mb(w.memory?.external), tensors: w.memory?.tensors ?? null, tensorMB: mb(w.memory?.tensorBytes) })),
