@@ -124,7 +124,12 @@ describe('Pipeline on the inference pool (real workers, real clip, default model
       sizes.push(count);
       maxInFlight = Math.max(maxInFlight, ++inFlight);
       try {
-        return await classify(smalls, count);
+        const result = await classify(smalls, count);
+        // Copied before the wait (the pipeline copies at once; a later call reuses the result).
+        const copy = { ...result, scores: result.scores.slice(0, count).map((s) => s.slice()) };
+        // Held a little, as a slower model would be: the next batch forms and starts meanwhile.
+        await new Promise((r) => setTimeout(r, 30));
+        return copy;
       } finally {
         inFlight--;
       }
@@ -144,6 +149,39 @@ describe('Pipeline on the inference pool (real workers, real clip, default model
         mat.release();
       }
       video.release();
+    } finally {
+      classifier.dispose();
+    }
+  });
+
+  it('a worker killed mid-stream costs the frame it had, the stream goes on in order and the worker comes back', async () => {
+    const classifier = await poolClassifier(pool, defaultModelDir);
+    const source = new OpenCvSource({ kind: 'file', target: clip, loop: false, realtime: false });
+    await source.open();
+    const { pipeline, results } = run(source, classifier, 1);
+    const crashesBefore = pool.status().crashes;
+    let killedAt = -1;
+    pipeline.events.on('result', (r) => {
+      if (r.seq === 30) {
+        killedAt = results.length;
+        void pool.threads()[1].terminate();
+      }
+    });
+    await pipeline.start();
+    await source.close();
+    try {
+      assert.ok(killedAt > 0);
+      for (let i = 1; i < results.length; i++) assert.ok(results[i].seq > results[i - 1].seq, 'in order');
+      const lost = truths.length - results.length;
+      assert.ok(lost >= 0 && lost <= 2, `${lost} frames lost to one crash`);
+      assert.equal(pool.status().crashes, crashesBefore + 1);
+      const correct = results.filter((r) => r.decision.frameTop.label === truths[r.seq - 1]).length;
+      assert.ok(correct / results.length >= 0.9, `accuracy ${correct}/${results.length}`);
+      const started = Date.now();
+      while (pool.capacity((classifier.engine as PoolEngine).model) < 2) {
+        assert.ok(Date.now() - started < 30_000, 'the killed worker did not come back');
+        await new Promise((r) => setTimeout(r, 50));
+      }
     } finally {
       classifier.dispose();
     }

@@ -69,8 +69,6 @@ interface Slot {
   memory: WorkerMemory | undefined;
   memoryAt: number;
   crashTimes: number[];
-  /** Set when the pool itself ends the thread: its exit is not a crash. */
-  ending: boolean;
   lastError: string | undefined;
   started: Promise<void> | undefined;
 }
@@ -113,7 +111,7 @@ export class InferencePool {
     this.size = size;
     this.backend = options.backend ?? 'wasm';
     this.maxCrashes = options.maxCrashes ?? 3;
-    this.slots = Array.from({ length: size }, (_, index) => ({ index, thread: undefined, state: 'dead', current: undefined, models: new Set<number>(), memory: undefined, memoryAt: 0, crashTimes: [], ending: false, lastError: undefined, started: undefined }));
+    this.slots = Array.from({ length: size }, (_, index) => ({ index, thread: undefined, state: 'dead', current: undefined, models: new Set<number>(), memory: undefined, memoryAt: 0, crashTimes: [], lastError: undefined, started: undefined }));
   }
 
   /**
@@ -228,11 +226,12 @@ export class InferencePool {
     const thread = new Worker(this.workerFile, { workerData: setup });
     slot.thread = thread;
     slot.state = 'starting';
-    slot.ending = false;
     slot.models.clear();
     slot.memory = undefined;
     const started = new Promise<void>((resolve) => {
       thread.on('message', (message: FromWorker) => {
+        // A thread the pool has ended may still say something: it is no longer the slot's.
+        if (slot.thread !== thread) return;
         if (message.type === 'ready') {
           slot.state = 'ready';
           slot.memory = message.memory;
@@ -242,7 +241,7 @@ export class InferencePool {
         } else if (message.type === 'fatal') {
           slot.lastError = message.error;
           this.log.error({ worker: slot.index, err: message.error }, `inference worker ${slot.index} could not start: ${message.error}`);
-          this.end(slot);
+          void this.end(slot);
           resolve();
         } else {
           this.onMessage(slot, message);
@@ -288,7 +287,7 @@ export class InferencePool {
     this.settleReleases();
   }
 
-  /** A thread that ended: expected when the pool ended it, else a crash, reported and recovered from. */
+  /** A thread of the slot's that ended without the pool ending it: a crash, reported and recovered from. */
   private onExit(slot: Slot, thread: Worker, code: number): void {
     if (slot.thread !== thread) return;
     const task = slot.current;
@@ -297,11 +296,6 @@ export class InferencePool {
     slot.state = 'dead';
     slot.models.clear();
     slot.memory = undefined;
-    if (slot.ending) {
-      task?.reject(new Error(`inference worker ${slot.index} was stopped`));
-      this.pump();
-      return;
-    }
     this.crashes++;
     const why = slot.lastError ?? `exit code ${code}`;
     slot.lastError = undefined;
@@ -326,7 +320,7 @@ export class InferencePool {
     } catch (err) {
       this.log.error({ worker: slot.index, err: errorMessage(err) }, `inference worker ${slot.index} could not reload the models; it stays down`);
       slot.crashTimes.push(...Array(this.maxCrashes + 1).fill(Date.now()));
-      this.end(slot);
+      void this.end(slot);
     }
   }
 
@@ -340,20 +334,28 @@ export class InferencePool {
     this.log.debug({ worker: slot.index, model: spec.name, ms: Math.round(performance.now() - started) }, 'model loaded in an inference worker');
   }
 
-  private end(slot: Slot): void {
-    slot.ending = true;
-    void slot.thread?.terminate();
+  /**
+   * Ends the slot's thread. The slot is free at once (a new thread may start in it while the
+   * old one is still going), and the old thread's exit is not a crash: it is no longer the slot's.
+   */
+  private end(slot: Slot): Promise<void> {
+    const thread = slot.thread;
+    const task = slot.current;
+    slot.thread = undefined;
+    slot.state = 'dead';
+    slot.current = undefined;
+    slot.models.clear();
+    slot.memory = undefined;
+    task?.reject(new Error(`inference worker ${slot.index} was stopped`));
+    if (!thread) return Promise.resolve();
+    const exited = new Promise<void>((resolve) => thread.once('exit', () => resolve()));
+    void thread.terminate();
+    this.pump();
+    return exited;
   }
 
   private async endWorkers(): Promise<void> {
-    const exits = this.slots.flatMap((slot) => {
-      const thread = slot.thread;
-      if (!thread) return [];
-      const exited = new Promise<void>((resolve) => thread.once('exit', () => resolve()));
-      this.end(slot);
-      return [exited];
-    });
-    await Promise.all(exits);
+    await Promise.all(this.slots.map((slot) => this.end(slot)));
   }
 
   // --- scheduling ---
