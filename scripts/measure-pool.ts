@@ -3,7 +3,7 @@
  * than one core classifies them, and what it costs in memory.
  *
  * Method: the real daemon (server on loopback, no viewer, so nothing is encoded) in a fresh
- * process per row, model.backend=wasm (TF.js WASM: one thread per worker), source a 640x480
+ * process per row with the service's memory settings (NODE_OPTIONS, MALLOC_ARENA_MAX), model.backend=wasm (TF.js WASM: one thread per worker), source a 640x480
  * MJPEG clip of 240 frames looped and played in real time at 120 fps (a camera faster than the
  * model: newest-frame semantics apply) or at 30 fps (a usual camera: is every frame
  * classified?). Models: the 150x150 seed CNN (untrained seeded weights, as bench:engines makes
@@ -11,7 +11,9 @@
  * pipeline.workers 1 (inference on the main thread, as before the pool) and 2 (two worker
  * threads). After a 3 s warm-up, a 10 s window: frames classified per second, the share of
  * captured frames classified, capture-to-classified latency (median, p95: decidedAt -
- * capturedAt of each result), the main thread's busy share (event-loop utilisation), the
+ * capturedAt of each result), the main thread's busy share (event-loop utilisation), the CPU
+ * time of all the process's threads per classified frame (what the hand-offs cost, a figure
+ * the machine's load disturbs much less than frames/s), the
  * process's largest RSS in the window (worker threads share it) and each worker's own heap and
  * WASM heap (V8 heap used, external), and the RSS a worker adds: (RSS with 2 - RSS with 1) / 2.
  *
@@ -25,6 +27,7 @@ import * as path from 'node:path';
 import { spreadOf } from '../src/bench/samples';
 import { writeSeedCnnPackage } from '../src/bench/seed-model';
 import { writePaperDigitClip } from '../src/bench/clip';
+import { SERVICE_ENVIRONMENT } from '../src/bench/runner';
 
 interface Scenario {
   name: string;
@@ -44,6 +47,8 @@ interface Row {
   latencyMedian: number;
   latencyP95: number;
   mainBusy: number;
+  /** CPU time of the whole process (every thread) per classified frame: what the pool's hand-offs cost, whatever the load. */
+  cpuMsPerFrame: number;
   rssMB: number;
   workersUsed: number;
   perWorker: Array<{ heapMB: number; externalMB: number }>;
@@ -74,10 +79,12 @@ async function child(scenario: Scenario): Promise<Row> {
     const rssTimer = setInterval(() => (rss = Math.max(rss, process.memoryUsage.rss())), 200);
     const before = pipeline.stats.snapshot();
     const elu = performance.eventLoopUtilization();
+    const cpu = process.cpuUsage();
     const started = performance.now();
     await sleep(scenario.windowMs);
     const seconds = (performance.now() - started) / 1000;
     const busy = performance.eventLoopUtilization(elu).utilization;
+    const cpuUsed = process.cpuUsage(cpu);
     const after = pipeline.stats.snapshot();
     clearInterval(rssTimer);
     rss = Math.max(rss, process.memoryUsage.rss());
@@ -96,6 +103,7 @@ async function child(scenario: Scenario): Promise<Row> {
       latencyMedian: median,
       latencyP95: p95,
       mainBusy: busy,
+      cpuMsPerFrame: classified ? (cpuUsed.user + cpuUsed.system) / 1000 / classified : NaN,
       rssMB: rss / 1048576,
       workersUsed: Math.max(1, working.length),
       perWorker: working.map((w) => ({ heapMB: w.memory!.heapUsed / 1048576, externalMB: w.memory!.external / 1048576 })),
@@ -108,7 +116,8 @@ async function child(scenario: Scenario): Promise<Row> {
 
 function runChild(scenario: Scenario): Promise<Row> {
   return new Promise((resolve, reject) => {
-    const proc = fork(__filename, ['--child', JSON.stringify(scenario)], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+    // The service's memory settings (systemd/edgesight.service), as `npm run bench` runs the daemon.
+    const proc = fork(__filename, ['--child', JSON.stringify(scenario)], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'], env: { ...process.env, ...SERVICE_ENVIRONMENT } });
     let row: Row | undefined;
     proc.once('message', (m) => (row = m as Row));
     proc.once('exit', (code) => (row ? resolve(row) : reject(new Error(`${scenario.name}: the measuring process ended with code ${code}`))));
@@ -121,7 +130,7 @@ function printRow(r: Row): void {
   const s = r.scenario;
   const each = r.perWorker.length ? r.perWorker.map((w) => `${f1(w.heapMB)}+${f1(w.externalMB)}`).join(', ') : '-';
   console.log(
-    `| ${s.name.padEnd(16)} | ${String(s.fps).padStart(3)} | ${String(s.workers).padEnd(4)} (${r.workersUsed}) | ${f1(r.classifiedPerSecond).padStart(6)} | ${(r.classifiedShare * 100).toFixed(0).padStart(3)}% | ${f1(r.latencyMedian).padStart(6)} | ${f1(r.latencyP95).padStart(6)} | ${(r.mainBusy * 100).toFixed(0).padStart(3)}% | ${r.rssMB.toFixed(0).padStart(4)} | ${each} |`,
+    `| ${s.name.padEnd(16)} | ${String(s.fps).padStart(3)} | ${String(s.workers).padEnd(4)} (${r.workersUsed}) | ${f1(r.classifiedPerSecond).padStart(6)} | ${(r.classifiedShare * 100).toFixed(0).padStart(3)}% | ${f1(r.latencyMedian).padStart(6)} | ${f1(r.latencyP95).padStart(6)} | ${(r.mainBusy * 100).toFixed(0).padStart(3)}% | ${f1(r.cpuMsPerFrame).padStart(5)} | ${r.rssMB.toFixed(0).padStart(4)} | ${each} |`,
   );
 }
 
@@ -150,9 +159,9 @@ async function main(): Promise<void> {
   }
   console.log(`# measure-pool: ${os.availableParallelism()} cores (${os.cpus()[0]?.model}), node ${process.version}, load average ${os.loadavg().map((l) => l.toFixed(2)).join(' ')}`);
   console.log(`# daemon per row, model.backend wasm, 640x480 MJPEG clip looped in real time, no viewer; ${windowMs / 1000} s window after 3 s warm-up`);
-  console.log('# workers: pipeline.workers (workers in use); latency: capture to classified, ms; main: main-thread busy share; RSS: process, MB (worker threads included); per worker: V8 heap + WASM/external MB');
-  console.log('| model            | fps | workers  | frames/s | classified | median | p95    | main | RSS  | per worker |');
-  console.log('| ---------------- | --- | -------- | ------ | ---- | ------ | ------ | ---- | ---- | ---------- |');
+  console.log('# workers: pipeline.workers (workers in use); latency: capture to classified, ms; main: main-thread busy share; CPU ms/frame: CPU time of the whole process (all threads) per classified frame; RSS: process, MB (worker threads included); per worker: V8 heap + WASM/external MB');
+  console.log('| model            | fps | workers  | frames/s | classified | median | p95    | main | CPU ms/frame | RSS  | per worker |');
+  console.log('| ---------------- | --- | -------- | ------ | ---- | ------ | ------ | ---- | ----- | ---- | ---------- |');
   const results: Row[] = [];
   for (const s of scenarios) {
     const row = await runChild(s);
