@@ -349,13 +349,17 @@ export class InferencePool {
     task?.reject(new Error(`inference worker ${slot.index} was stopped`));
     if (!thread) return Promise.resolve();
     const exited = new Promise<void>((resolve) => thread.once('exit', () => resolve()));
+    this.exiting.add(exited);
+    void exited.then(() => this.exiting.delete(exited));
     void thread.terminate();
     this.pump();
     return exited;
   }
 
+  /** Ends every thread, and waits for those ended before (an idle pool's) to be gone too. */
   private async endWorkers(): Promise<void> {
-    await Promise.all(this.slots.map((slot) => this.end(slot)));
+    for (const slot of this.slots) void this.end(slot);
+    await Promise.all([...this.exiting]);
   }
 
   // --- scheduling ---
@@ -436,6 +440,8 @@ export class InferencePool {
   // --- memory ---
 
   private readonly memoryWaiters = new Map<number, () => void>();
+  /** Threads ended and not yet exited: stop() waits for them. */
+  private readonly exiting = new Set<Promise<void>>();
 
   private refreshMemory(): void {
     const now = Date.now();
