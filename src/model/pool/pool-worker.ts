@@ -105,7 +105,15 @@ async function start(): Promise<void> {
     return;
   }
   port.on('message', (message: ToWorker) => {
-    queue = queue.then(() => handle(message));
+    // A message that fails to be handled must not stop the ones after it: the pool hears of it
+    // as a failed run or load where it can, and the chain goes on.
+    queue = queue
+      .then(() => handle(message))
+      .catch((err: unknown) => {
+        const error = err instanceof Error ? err.message.split('\n')[0] : String(err);
+        if (message.type === 'run') send({ type: 'runFailed', job: message.job, error });
+        else if (message.type === 'load') send({ type: 'loadFailed', model: message.model, error });
+      });
   });
   send({ type: 'ready', backend: tf.getBackend(), memory: memory() });
 }
