@@ -119,6 +119,10 @@ interface PendingFrame {
  *
  * A source that waits for the pipeline instead (a file read unthrottled) loses no frame: the
  * slot then holds up to `batchSize` frames, which are classified in one inference.
+ *
+ * On the inference pool (pipeline.workers) up to one batch per worker is in flight, each
+ * started on the newest frames when a worker became free, and results are published in
+ * capture order.
  */
 export class Pipeline {
   readonly events = new TypedEmitter<PipelineEvents>();
