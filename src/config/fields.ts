@@ -6,7 +6,7 @@ import * as net from 'node:net';
  * gives the TypeScript type, the default, the validation and the documentation.
  */
 export interface Field<T> {
-  readonly kind: 'string' | 'number' | 'integer' | 'boolean' | 'enum';
+  readonly kind: 'string' | 'number' | 'integer' | 'boolean' | 'enum' | 'auto-integer';
   readonly default: T;
   readonly doc: string;
   /** A secret (a password): printed as [redacted] by `edgesight config`, never logged. */
@@ -65,6 +65,18 @@ export function numberField(def: number, min: number, max: number, doc: string):
 
 export function integerField(def: number, min: number, max: number, doc: string): Field<number> {
   return numberLike('integer', def, min, max, doc);
+}
+
+/** `auto`, or an integer from min to max (a count the daemon can also choose itself). */
+export function autoOrIntegerField(min: number, max: number, doc: string): Field<'auto' | number> {
+  return {
+    kind: 'auto-integer',
+    default: 'auto',
+    doc,
+    allowed: `auto or an integer from ${min} to ${max}`,
+    check: (v) => (v === 'auto' || (typeof v === 'number' && Number.isInteger(v) && v >= min && v <= max) ? { ok: true, value: v } : { ok: false }),
+    fromText: (t) => (DECIMAL_INTEGER.test(t.trim()) ? Number(t.trim()) : t.trim()),
+  };
 }
 
 /**

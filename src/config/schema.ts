@@ -1,5 +1,5 @@
 import { BACKEND_PREFERENCES } from './backend-preference';
-import { addressListField, booleanField, enumField, hostField, integerField, numberField, secretField, stringField, type Field } from './fields';
+import { addressListField, autoOrIntegerField, booleanField, enumField, hostField, integerField, numberField, secretField, stringField, type Field } from './fields';
 
 /**
  * The configuration schema: the single source of truth for every key, its type, default,
@@ -82,6 +82,11 @@ export const configSchema = {
 
   'pipeline.maxFps': numberField(0, 0, 240, 'Upper limit on classified frames per second; 0 means as fast as possible.'),
   'pipeline.batchSize': integerField(4, 1, 32, 'Most frames classified in one inference when the source waits for the pipeline (a file with file.realtime=false): a batch shares one pass over the weights, so each frame costs less. Cameras always classify the newest frame alone.'),
+  'pipeline.workers': autoOrIntegerField(
+    1,
+    64,
+    'Inference workers for models on TF.js: each a thread with its own WASM backend and copy of the model, classifying a frame of its own (the newest when it becomes free; results still go out in capture order). 1: inference on the main thread. auto: one per core left after capture and the server (cores - 1), but 1 for a model whose inference takes under 4 ms (the hand-off costs more than it saves; the default model), when the copies of the model would take more than half the memory available, and on OpenCV DNN or tfjs-node, which already use every core through their own thread pools.',
+  ),
   'pipeline.reportEverySeconds': numberField(10, 0, 3600, 'How often `run` logs throughput and the current decision; 0 turns it off.'),
 
   'events.enabled': booleanField(true, 'Cut events from the smoothed decisions (a label of interest held for events.minSeconds) and keep them with snapshots in the events directory (`run` only).'),

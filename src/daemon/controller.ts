@@ -7,6 +7,8 @@ import { openResilientSource } from '../capture/select-source';
 import type { BackendChoice } from '../model/backend';
 import type { Classifier } from '../model/classifier';
 import { openClassifier } from '../model/open-model';
+import type { InferencePool } from '../model/pool/inference-pool';
+import { poolFor, type PoolServing } from '../model/pool/serve-on-pool';
 import { DatasetService } from '../dataset/dataset-service';
 import { DatasetStore } from '../dataset/store';
 import { decisionSettings, DecisionMaker } from '../pipeline/decision';
@@ -31,6 +33,18 @@ import { StateLock } from './state-lock';
 import { SystemdNotifier } from './systemd-notify';
 import { roundTo } from '../util/round';
 
+/** The inference workers in a report line: how many serve, and what each holds in memory. */
+function workersLine(pool: InferencePool): Record<string, unknown> | undefined {
+  const status = pool.status();
+  if (!status.workers.some((w) => w.state !== 'dead')) return undefined;
+  return {
+    ready: status.ready,
+    crashes: status.crashes,
+    externalMB: status.workers.map((w) => (w.memory ? Math.round(w.memory.external / 1048576) : null)),
+    tensors: status.workers.map((w) => w.memory?.tensors ?? null),
+  };
+}
+
 /**
  * Owns the daemon's lifecycle: builds each part with what it depends on, starts them in order
  * (model first, so a bad model fails before the camera is taken; then the source; then the
@@ -47,6 +61,8 @@ export class DaemonController {
   readonly stateDir: string;
   handoff: ModelHandoff | undefined;
   private classifier: Classifier | undefined;
+  /** The inference workers (pipeline.workers), when the setting can give a model more than one. */
+  pool: InferencePool | undefined;
   private source: ResilientSource | undefined;
   private inbox: ModelInbox | undefined;
   dataset: DatasetService | undefined;
@@ -87,7 +103,9 @@ export class DaemonController {
     const modelLog = log.child({ component: 'model' });
     // A swap cut short by a crash or power cut is completed or undone before anything is loaded.
     for (const note of store.recover()) modelLog.warn(`model store: ${note}`);
-    const { classifier, backend } = await openClassifier(config, modelLog, this.startupModelDirs(store));
+    this.pool = poolFor(config['pipeline.workers'], log.child({ component: 'pool' }));
+    const serving = (onFailure: PoolServing['onFailure']): PoolServing | undefined => (this.pool ? { pool: this.pool, setting: config['pipeline.workers'], onFailure } : undefined);
+    const { classifier, backend } = await openClassifier(config, modelLog, this.startupModelDirs(store), serving('in-process'));
     this.classifier = classifier;
     this.backend = backend;
     const meta = classifier.loaded.metadata;
@@ -130,7 +148,7 @@ export class DaemonController {
     });
     this.integrations = integrations;
 
-    const handoff = new ModelHandoff(store, { swap: (next) => this.swapModel(pipeline, next), servingDir: () => pipeline.classifier.loaded.dir }, modelLog, { backend: config['model.backend'], threads: config['model.threads'] });
+    const handoff = new ModelHandoff(store, { swap: (next) => this.swapModel(pipeline, next), servingDir: () => pipeline.classifier.loaded.dir }, modelLog, { backend: config['model.backend'], threads: config['model.threads'], pool: serving('refuse') });
     this.handoff = handoff;
     const installModel = async (dir: string, origin: string) => {
       try {
@@ -154,6 +172,7 @@ export class DaemonController {
         dataset,
         eventLog: integrations.access(),
         integrations: () => integrations.status(),
+        pool: this.pool ? () => this.pool!.status() : undefined,
         log,
       });
       this.server = new DashboardServer(view, {
@@ -289,6 +308,7 @@ export class DaemonController {
           // Both must stay flat on a device left running for months.
           tensors: tf.memory().numTensors,
           rssMB: Math.round(process.memoryUsage.rss() / 1048576),
+          workers: this.pool ? workersLine(this.pool) : undefined,
         },
         latest ? `${roundTo(s.fps, 1)} fps, now: ${latest.decision.label} ${Math.round(latest.decision.confidence * 100)}%` : 'waiting for the first frame',
       );
@@ -315,6 +335,8 @@ export class DaemonController {
       await pipelineStopped;
       await this.integrations?.stop().catch((err: unknown) => this.log.error({ err: errorMessage(err) }, 'integrations stop failed'));
       this.classifier?.dispose();
+      // Worker threads would keep the process alive: they end with the daemon.
+      await this.pool?.stop().catch((err: unknown) => this.log.error({ err: errorMessage(err) }, 'inference pool stop failed'));
       this.notifier.close();
       this.stateLock?.release();
       this.log.info('stopped');

@@ -1,6 +1,7 @@
 import * as tf from '@tensorflow/tfjs';
 import type { DatasetView } from '../dataset/types';
 import type { Classifier } from '../model/classifier';
+import type { PoolStatus } from '../model/pool/inference-pool';
 import { framesFlowing } from '../pipeline/liveness';
 import type { Pipeline } from '../pipeline/pipeline';
 import { RuntimeSettingsControl } from '../pipeline/runtime-settings';
@@ -22,6 +23,7 @@ export interface ViewParts {
   dataset: DatasetView;
   eventLog?: EventsAccess;
   integrations?(): IntegrationsStatus;
+  pool?(): PoolStatus;
   log: Logger;
 }
 
@@ -82,5 +84,6 @@ export function createDaemonView(parts: ViewParts): DaemonView {
     dataset: parts.dataset,
     eventLog: parts.eventLog,
     integrations: parts.integrations,
+    pool: parts.pool,
   };
 }

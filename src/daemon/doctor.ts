@@ -5,6 +5,10 @@ import { currentBackend, selectBackend } from '../model/backend';
 import { selectEngine } from '../model/engine/select-engine';
 import { loadModelPackage } from '../model/model-package';
 import { resolveModelDir } from '../model/open-model';
+import { PoolEngine } from '../model/pool/pool-engine';
+import { planWorkers } from '../model/pool/pool-plan';
+import { poolFor, serveOnPool } from '../model/pool/serve-on-pool';
+import { silentLogger } from '../util/logger';
 import { errorMessage } from '../util/errors';
 import { cv } from '../vision/cv';
 
@@ -13,8 +17,15 @@ export interface DoctorReport {
   opencv: { ok: boolean; version?: string; videoBackends?: Record<string, boolean>; error?: string };
   tfjs: { ok: boolean; backend?: string; version?: string; passedOver?: string[]; error?: string };
   cameras: CameraDevice[];
-  model: { ok: boolean; path?: string; name?: string; labels?: number; input?: string; engine?: string; error?: string };
+  model: { ok: boolean; path?: string; name?: string; labels?: number; input?: string; engine?: string; workers?: WorkersReport; error?: string };
   source: string;
+}
+
+/** The inference workers pipeline.workers gives the model, and what each holds once it is loaded. */
+export interface WorkersReport {
+  count: number;
+  why: string;
+  perWorker: Array<{ heapMB: number; externalMB: number; tensors: number }>;
 }
 
 /** What this machine offers edgesight: the report of `edgesight doctor`, also logged at start-up. */
@@ -48,8 +59,24 @@ export async function gatherReport(config: Config, options: { checkModel?: boole
       const p = loaded.metadata.preprocess;
       try {
         // What model.backend gives this model: OpenCV DNN only when it converts and passes the check.
-        const engine = (await selectEngine(loaded, { preference: config['model.backend'], threads: config['model.threads'] })).summary;
-        report.model = { ok: true, path: loaded.dir, name: loaded.metadata.name, labels: loaded.metadata.labels.length, input: `${p.width}x${p.height}x${p.channels}`, engine };
+        let selection = await selectEngine(loaded, { preference: config['model.backend'], threads: config['model.threads'] });
+        // The workers pipeline.workers gives it, started and loaded for real so that their memory is measured, then ended.
+        const pool = poolFor(config['pipeline.workers'], silentLogger());
+        let workers: WorkersReport = { count: 1, why: planWorkers(config['pipeline.workers'], selection.engine.name, currentBackend()?.name, undefined).why, perWorker: [] };
+        try {
+          if (pool) {
+            const served = await serveOnPool(loaded, selection, { pool, setting: config['pipeline.workers'], onFailure: 'in-process' });
+            selection = served;
+            workers = { count: served.plan.workers, why: served.plan.why, perWorker: [] };
+          }
+          if (pool && selection.engine instanceof PoolEngine) {
+            const mb = (bytes: number) => Math.round((bytes / 1048576) * 10) / 10;
+            workers.perWorker = (await pool.memory()).flatMap((w) => (w.memory ? [{ heapMB: mb(w.memory.heapUsed), externalMB: mb(w.memory.external), tensors: w.memory.tensors }] : []));
+          }
+        } finally {
+          await pool?.stop();
+        }
+        report.model = { ok: true, path: loaded.dir, name: loaded.metadata.name, labels: loaded.metadata.labels.length, input: `${p.width}x${p.height}x${p.channels}`, engine: selection.summary, workers };
       } finally {
         loaded.model?.dispose();
       }
@@ -70,6 +97,12 @@ function videoBackends(info: string): Record<string, boolean> {
   return out;
 }
 
+function formatWorkers(w: WorkersReport): string {
+  if (w.count <= 1) return `1: inference on the main thread (${w.why})`;
+  const each = w.perWorker.map((m, i) => `#${i} heap ${m.heapMB} MB, WASM and buffers ${m.externalMB} MB, ${m.tensors} tensors`).join('; ');
+  return `${w.count} inference worker threads, each with its own TF.js WASM and model copy (${w.why}): ${each}`;
+}
+
 export function formatReport(r: DoctorReport): string {
   const mark = (ok: boolean) => (ok ? 'ok  ' : 'FAIL');
   const backends = r.opencv.videoBackends ? Object.entries(r.opencv.videoBackends).map(([k, v]) => `${k} ${v ? 'yes' : 'no'}`).join(', ') : '';
@@ -79,6 +112,7 @@ export function formatReport(r: DoctorReport): string {
     `tfjs     ${mark(r.tfjs.ok)} ${r.tfjs.ok ? `${r.tfjs.version}, backend ${r.tfjs.backend}${r.tfjs.passedOver?.length ? ` (passed over: ${r.tfjs.passedOver.join('; ')})` : ''}` : r.tfjs.error}`,
     `cameras  ${r.cameras.length ? 'ok  ' : 'none'} ${r.cameras.length ? r.cameras.map((c) => (c.path === c.node ? c.path : `${c.path} -> ${c.node}`)).join(', ') : 'no /dev/video* or /dev/v4l/by-id devices (source auto will use the demo scene)'}`,
     r.model.ok || r.model.error ? `model    ${mark(r.model.ok)} ${r.model.ok ? `${r.model.name} at ${r.model.path} (${r.model.input}, ${r.model.labels} labels), engine ${r.model.engine}` : r.model.error}` : '',
+    r.model.ok && r.model.workers ? `workers  ok   ${formatWorkers(r.model.workers)}` : '',
     `source   ${r.source}`,
   ];
   if (fs.existsSync('/sys/firmware/devicetree/base/model')) {

@@ -4,6 +4,7 @@ import { checkCandidateInChild, defaultCheckLimits, type CandidateCheckLimits } 
 import type { Classifier } from '../model/classifier';
 import { MemoryBudget } from '../model/memory-budget';
 import { openPackage } from '../model/open-model';
+import type { PoolServing } from '../model/pool/serve-on-pool';
 import { checkPackageShape, packageLayoutOf } from '../model/package-layout';
 import { errorMessage, ModelPackageError } from '../util/errors';
 import type { Logger } from '../util/logger';
@@ -21,6 +22,11 @@ export interface HandoffOptions {
   backend: BackendPreference;
   /** OpenCV DNN's threads (model.threads) for a model served by OpenCV. */
   threads?: number;
+  /**
+   * The inference pool: a candidate it should serve is loaded and checked in every worker
+   * before the swap (onFailure 'refuse': a worker that cannot take it refuses the package).
+   */
+  pool?: PoolServing;
   /** Limits on the candidate's check process; by default from the package's weight bytes. */
   checkLimits?: (weightBytes: number) => CandidateCheckLimits;
   /** Refuses a candidate whose swap would pass the memory limit; by default this process's cgroup limit. */
@@ -31,9 +37,11 @@ export interface HandoffOptions {
  * Takes a new model package into service without a restart. A candidate is checked in three
  * rings, each before the next costs anything: its files (model.json, shard sizes, each layer's
  * config against its weights' shapes) on reading alone; then built, warmed up and self-tested
- * in a child process whose memory is discarded whole on failure; only then loaded here, copied
- * into the state directory and swapped in. Any failure leaves the running model serving, its
- * tensors and heap untouched, and says why, naming the file. One hand-off at a time; the
+ * in a child process whose memory is discarded whole on failure; only then loaded here (and,
+ * when it is to run on the inference pool, in every worker, each checked against this
+ * process's outputs), copied into the state directory and swapped in: every worker switches at
+ * once, between two frames. Any failure leaves the running model serving, its tensors, heap and
+ * workers untouched, and says why, naming the file. One hand-off at a time; the
  * previous package is kept for rollback.
  */
 export class ModelHandoff {
@@ -107,7 +115,7 @@ export class ModelHandoff {
     this.log.debug({ dir, selfTested, ms: Math.round(performance.now() - started) }, 'candidate passed its check in a separate process');
     try {
       // The engine is chosen (and a converted model checked against TF.js) as at start-up.
-      return await openPackage(dir, { preference: this.options.backend, threads: this.options.threads ?? 0 }, this.log);
+      return await openPackage(dir, { preference: this.options.backend, threads: this.options.threads ?? 0 }, this.log, this.options.pool);
     } catch (err) {
       throw err instanceof ModelPackageError ? err : new ModelPackageError(dir, `passed its check but failed to load here: ${errorMessage(err)}`);
     }

@@ -30,12 +30,10 @@ export interface BatchClassification {
 export class Classifier {
   readonly labels: readonly string[];
   readonly preprocessor: Preprocessor;
-  /** One score array per batch position, grown to the largest batch asked for. */
-  private readonly scores: Float32Array[] = [];
-  /** Input values of a batch end to end, and a view of each position (made once, not per frame). */
-  private batchInput = new Float32Array(0);
-  private batchViews: Float32Array[] = [];
-  private readonly batchResult: BatchClassification = { scores: this.scores, count: 0, valuesMs: 0, inferMs: 0 };
+  /** Buffers of the synchronous calls (classify, classifyBatch, scoresFor). */
+  private readonly syncLane: Lane;
+  /** Buffers of each classifyBatchAsync in flight: one lane per call, up to the engine's concurrency. */
+  private readonly lanes: Lane[] = [];
   /** classify()'s batch of one, reused. */
   private readonly one: Mat[] = [];
 
@@ -49,7 +47,13 @@ export class Classifier {
     this.labels = loaded.metadata.labels;
     this.preprocessor = new Preprocessor(loaded.metadata.preprocess);
     this.engine = engine ?? new TfjsEngine(tfjsModelOf(loaded), loaded.inputShape, loaded.outputUnits);
-    this.reserve(1);
+    this.syncLane = newLane(false);
+    this.reserve(this.syncLane, 1);
+  }
+
+  /** classifyBatchAsync calls that may be in flight at once (more than 1 on the inference pool's workers). */
+  get concurrency(): number {
+    return this.engine.concurrency ?? 1;
   }
 
   classify(frame: Mat): Classification {
@@ -72,63 +76,69 @@ export class Classifier {
    * less than alone (seed-cnn 150x150 on WASM: 28 ms alone, 15 ms each in fours).
    */
   classifyBatch(smalls: readonly Mat[], count: number): BatchClassification {
+    const lane = this.syncLane;
     const t0 = performance.now();
-    this.valuesOf(smalls, count);
+    this.valuesOf(lane, smalls, count);
     const t1 = performance.now();
-    this.infer(this.batchInput, count);
-    return this.finish(count, t1 - t0, performance.now() - t1);
+    this.toScores(lane, this.engine.run(lane.input, count), count);
+    return finish(lane, count, t1 - t0, performance.now() - t1);
   }
 
   /**
    * classifyBatch without blocking the main thread during the inference where the engine can
-   * (OpenCV DNN runs on the libuv pool). One call at a time: the input buffer and the result
-   * are reused. inferMs is the wall time until the scores are back.
+   * (OpenCV DNN runs on the libuv pool, the inference pool on its workers). Up to
+   * `concurrency` calls at once, each with its own input buffer and result; a result is reused
+   * by a later call, so copy the scores before awaiting anything else. inferMs is the wall time
+   * until the scores are back.
    */
   async classifyBatchAsync(smalls: readonly Mat[], count: number): Promise<BatchClassification> {
-    const t0 = performance.now();
-    this.valuesOf(smalls, count);
-    const t1 = performance.now();
-    this.toScores(await this.engine.runAsync(this.batchInput, count), count);
-    return this.finish(count, t1 - t0, performance.now() - t1);
+    const lane = this.lanes.find((l) => !l.busy) ?? this.addLane();
+    lane.busy = true;
+    try {
+      const t0 = performance.now();
+      this.valuesOf(lane, smalls, count);
+      const t1 = performance.now();
+      this.toScores(lane, await this.engine.runAsync(lane.input, count), count);
+      return finish(lane, count, t1 - t0, performance.now() - t1);
+    } finally {
+      lane.busy = false;
+    }
   }
 
-  private valuesOf(smalls: readonly Mat[], count: number): void {
-    this.reserve(count);
-    for (let i = 0; i < count; i++) this.preprocessor.valuesOf(smalls[i], this.batchViews[i]);
+  private addLane(): Lane {
+    const lane = newLane(this.engine.sharedInput === true);
+    this.lanes.push(lane);
+    return lane;
   }
 
-  private finish(count: number, valuesMs: number, inferMs: number): BatchClassification {
-    const result = this.batchResult;
-    result.count = count;
-    result.valuesMs = valuesMs;
-    result.inferMs = inferMs;
-    return result;
+  private valuesOf(lane: Lane, smalls: readonly Mat[], count: number): void {
+    this.reserve(lane, count);
+    for (let i = 0; i < count; i++) this.preprocessor.valuesOf(smalls[i], lane.views[i]);
   }
 
   /** Scores for one already-preprocessed input (height x width x channels values). */
   scoresFor(input: Float32Array): Float32Array {
-    this.infer(input, 1);
-    return this.scores[0];
+    this.toScores(this.syncLane, this.engine.run(input, 1), 1);
+    return this.syncLane.scores[0];
   }
 
-  /** Runs the model on `count` inputs laid end to end in `input` and fills scores[0..count). */
-  private infer(input: Float32Array, count: number): void {
-    this.toScores(this.engine.run(input, count), count);
-  }
-
-  private toScores(raw: Float32Array, count: number): void {
+  private toScores(lane: Lane, raw: Float32Array, count: number): void {
     const units = raw.length / count;
     const activation = this.loaded.metadata.outputActivation;
-    for (let i = 0; i < count; i++) toProbabilities(raw, activation, this.scores[i], i * units, units);
+    for (let i = 0; i < count; i++) toProbabilities(raw, activation, lane.scores[i], i * units, units);
   }
 
-  /** Makes room for batches of `count` (allocates only when a larger batch than ever before comes). */
-  private reserve(count: number): void {
-    while (this.scores.length < count) this.scores.push(new Float32Array(this.labels.length));
+  /**
+   * Makes room in a lane for batches of `count` (allocates only when a larger batch than ever
+   * before comes). A shared lane's input lives in a SharedArrayBuffer, which a worker reads in place.
+   */
+  private reserve(lane: Lane, count: number): void {
+    while (lane.scores.length < count) lane.scores.push(new Float32Array(this.labels.length));
     const elements = this.preprocessor.elements;
-    if (this.batchViews.length >= count) return;
-    this.batchInput = new Float32Array(count * elements);
-    this.batchViews = Array.from({ length: count }, (_, i) => this.batchInput.subarray(i * elements, (i + 1) * elements));
+    if (lane.views.length >= count) return;
+    const bytes = count * elements * Float32Array.BYTES_PER_ELEMENT;
+    lane.input = new Float32Array(lane.shared ? new SharedArrayBuffer(bytes) : new ArrayBuffer(bytes));
+    lane.views = Array.from({ length: count }, (_, i) => lane.input.subarray(i * elements, (i + 1) * elements));
   }
 
   /** Runs one inference on a blank input so the first real frame does not pay for kernel set-up. */
@@ -140,6 +150,30 @@ export class Classifier {
     this.engine.dispose();
     this.loaded.model?.dispose();
   }
+}
+
+/** The buffers of one classification in flight: the batch's input values, a view per position, and the result. */
+interface Lane {
+  shared: boolean;
+  busy: boolean;
+  input: Float32Array;
+  views: Float32Array[];
+  /** One score array per batch position, grown to the largest batch asked for. */
+  scores: Float32Array[];
+  result: BatchClassification;
+}
+
+function newLane(shared: boolean): Lane {
+  const scores: Float32Array[] = [];
+  return { shared, busy: false, input: new Float32Array(0), views: [], scores, result: { scores, count: 0, valuesMs: 0, inferMs: 0 } };
+}
+
+function finish(lane: Lane, count: number, valuesMs: number, inferMs: number): BatchClassification {
+  const result = lane.result;
+  result.count = count;
+  result.valuesMs = valuesMs;
+  result.inferMs = inferMs;
+  return result;
 }
 
 /**

@@ -9,6 +9,7 @@ import { Classifier } from './classifier';
 import { selectEngine, type EngineOptions } from './engine/select-engine';
 import { MemoryBudget } from './memory-budget';
 import { loadModelPackage, type LoadedModel } from './model-package';
+import { serveOnPool, type PoolServing } from './pool/serve-on-pool';
 
 /**
  * A relative model path is looked up in the working directory, then in the install
@@ -27,7 +28,7 @@ export function resolveModelDir(configured: string): string {
  * model.path. One passed over is logged as an error naming the file and the problem, so a
  * broken package is never served silently and never stops the daemon while another loads.
  */
-export async function openClassifier(config: Config, log: Logger, candidates: string[] = []): Promise<{ classifier: Classifier; backend: BackendChoice }> {
+export async function openClassifier(config: Config, log: Logger, candidates: string[] = [], pool?: PoolServing): Promise<{ classifier: Classifier; backend: BackendChoice }> {
   const backend = await selectBackend(config['model.backend']);
   if (backend.skipped.length) log.debug({ skipped: backend.skipped }, 'backends passed over');
   const engine: EngineOptions = { preference: config['model.backend'], threads: config['model.threads'] };
@@ -37,35 +38,38 @@ export async function openClassifier(config: Config, log: Logger, candidates: st
   for (const dir of candidates) {
     try {
       memory.checkStart(dir);
-      return { classifier: await openPackage(dir, engine, log), backend };
+      return { classifier: await openPackage(dir, engine, log, pool), backend };
     } catch (err) {
       log.error({ model: dir, err: errorMessage(err) }, `model: ${dir} cannot be served, trying the next one: ${errorMessage(err)}`);
     }
   }
   const configured = resolveModelDir(config['model.path']);
   memory.checkStart(configured);
-  const classifier = await openPackage(configured, engine, log);
+  const classifier = await openPackage(configured, engine, log, pool);
   if (candidates.length) log.warn({ model: configured }, `model: serving ${configured} (model.path) because no model in the state directory loads`);
   return { classifier, backend };
 }
 
 /** Loads a package (or Keras or ONNX file) into a classifier on its engine, warmed up; says which defaults a bare model file took. */
-export async function openPackage(dir: string, engine: EngineOptions, log: Logger): Promise<Classifier> {
+export async function openPackage(dir: string, engine: EngineOptions, log: Logger, pool?: PoolServing): Promise<Classifier> {
   const loaded = await loadModelPackage(dir);
   // A bare Keras file says nothing of labels or preprocessing: say which defaults were taken.
   if (loaded.keras) log.info({ model: loaded.dir, format: loaded.keras.format, keras: loaded.keras.kerasVersion }, `model: ${loaded.dir} (Keras ${loaded.keras.kerasVersion}): ${loaded.keras.notes.join('; ') || 'labels and preprocessing from beside the file'}`);
   if (loaded.onnx) log.info({ model: loaded.dir, format: 'onnx' }, `model: ${loaded.dir} (ONNX, ${loaded.onnx.layout.toUpperCase()} input): ${loaded.onnx.notes.join('; ') || 'labels and preprocessing from beside the file'}`);
-  return classifierFor(loaded, engine, log);
+  return classifierFor(loaded, engine, log, pool);
 }
 
 /**
  * A warmed-up classifier on the engine model.backend asks for (OpenCV DNN only when the model
- * converts and passes the probe check, see selectEngine); the model is disposed on failure.
+ * converts and passes the probe check, see selectEngine), on the inference pool's workers when
+ * `pool` is given and pipeline.workers gives the model more than one (see serveOnPool); the
+ * model is disposed on failure.
  */
-export async function classifierFor(loaded: LoadedModel, engine: EngineOptions, log: Logger): Promise<Classifier> {
+export async function classifierFor(loaded: LoadedModel, engine: EngineOptions, log: Logger, pool?: PoolServing): Promise<Classifier> {
   let classifier: Classifier;
   try {
-    const selection = await selectEngine(loaded, engine, log);
+    let selection = await selectEngine(loaded, engine, log);
+    if (pool) selection = await serveOnPool(loaded, selection, pool, log);
     classifier = new Classifier(loaded, selection.engine, selection.summary);
   } catch (err) {
     loaded.model?.dispose();

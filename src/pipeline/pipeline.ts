@@ -1,6 +1,6 @@
 import type { CapturedImage, FrameSource } from '../capture/frame-source';
 import { Pacer } from '../capture/frame-source';
-import type { BatchClassification, Classifier } from '../model/classifier';
+import type { Classifier } from '../model/classifier';
 import { errorMessage } from '../util/errors';
 import type { Logger } from '../util/logger';
 import { TypedEmitter } from '../util/typed-emitter';
@@ -76,6 +76,22 @@ export interface PipelineOptions {
 /** How long a batch that is not full waits for more frames before it goes as it is. */
 const BATCH_FILL_WAIT_MS = 50;
 
+/** Frames classified in one inference, and what came back, until they are published. */
+interface Batch {
+  frames: PendingFrame[];
+  /** The frames that could be shrunk, and their model-sized images: what went to the classifier. */
+  classified: PendingFrame[];
+  smalls: Mat[];
+  /** The pair in service when the batch started: its results are decided by the model that made them. */
+  classifier: Classifier;
+  decisions: DecisionMaker;
+  state: 'running' | 'done' | 'failed';
+  /** A copy of each classified frame's scores (the classifier reuses its own). */
+  scores: Float32Array[];
+  valuesMs: number;
+  inferMs: number;
+}
+
 interface PendingFrame {
   mat: Mat;
   /** The frame at the model's size, made on the thread pool by `shrunkBy` (a model swap since then makes it useless). */
@@ -103,6 +119,10 @@ interface PendingFrame {
  *
  * A source that waits for the pipeline instead (a file read unthrottled) loses no frame: the
  * slot then holds up to `batchSize` frames, which are classified in one inference.
+ *
+ * On the inference pool (pipeline.workers) up to one batch per worker is in flight, each
+ * started on the newest frames when a worker became free, and results are published in
+ * capture order.
  */
 export class Pipeline {
   readonly events = new TypedEmitter<PipelineEvents>();
@@ -121,10 +141,16 @@ export class Pipeline {
   /** Frames waiting for the classifier, oldest first: at most one, or batchLimit for an on-demand source. */
   private slot: PendingFrame[] = [];
   private readonly batchLimit: number;
-  /** The batch being classified (reused): its frames, those that could be shrunk, and their model-sized images. */
-  private readonly batch: PendingFrame[] = [];
-  private readonly classified: PendingFrame[] = [];
-  private readonly smalls: Mat[] = [];
+  /**
+   * Batches being classified, in capture order (each took the newest frames when it started, so
+   * a later one holds later frames): at most the classifier's concurrency. Results go out from
+   * the front only, so they are published in capture order however the runs finish.
+   */
+  private readonly inFlight: Batch[] = [];
+  /** Finished batches, kept for reuse with their arrays. */
+  private readonly spare: Batch[] = [];
+  /** Wakes the classify loop when a batch in flight settles. */
+  private settled: (() => void) | undefined;
   private wake: (() => void) | undefined;
   private slotFreed: (() => void) | undefined;
   private captureDone = false;
@@ -149,9 +175,11 @@ export class Pipeline {
 
   /**
    * Serves a new model from the next batch on and returns the old classifier for the caller to
-   * dispose. A batch in flight on the old one finishes with it: TF.js classifies synchronously,
-   * and OpenCV DNN's asynchronous forward pass holds its network itself (disposing the old
-   * classifier frees its TF.js model, which that pass does not use).
+   * dispose: the switch falls between two frames. Batches in flight on the old one finish with
+   * it and are decided by its decision maker, and are published before any frame of the new
+   * one (they are older). TF.js classifies synchronously, OpenCV DNN's asynchronous forward
+   * pass holds its network itself, and the inference pool drops a model from its workers only
+   * after its last run, so disposing the old classifier at once is safe.
    */
   replaceModel(classifier: Classifier, decisions: DecisionMaker): Classifier {
     const old = this.classifier;
@@ -189,6 +217,7 @@ export class Pipeline {
     this.running = false;
     this.wake?.();
     this.slotFreed?.();
+    this.settled?.();
     await this.loops;
     this.loops = undefined;
     for (const frame of this.slot) releaseFrame(frame);
@@ -290,22 +319,22 @@ export class Pipeline {
   }
 
   /**
-   * Moves the waiting frames into this.batch once there are batchLimit of them (or capture has
+   * Moves the waiting frames into `into` once there are batchLimit of them (or capture has
    * ended, or no frame came for BATCH_FILL_WAIT_MS) and returns how many; 0 when there will be
    * no more. The main thread is blocked during an inference, so an on-demand source gets only
    * one read done meanwhile: waiting for a full batch is what lets batches form.
    */
-  private async nextBatch(): Promise<number> {
+  private async nextBatch(into: PendingFrame[]): Promise<number> {
     let waitedOut = false;
     while (this.running) {
       const waiting = this.slot.length;
       if (waiting > 0 && (waiting >= this.batchLimit || this.captureDone || waitedOut)) {
-        this.batch.length = 0;
-        for (const frame of this.slot) this.batch.push(frame);
+        into.length = 0;
+        for (const frame of this.slot) into.push(frame);
         this.slot.length = 0;
         this.slotFreed?.();
         this.slotFreed = undefined;
-        return this.batch.length;
+        return into.length;
       }
       if (this.captureDone) return 0;
       waitedOut = !(await this.woken(waiting > 0 ? BATCH_FILL_WAIT_MS : undefined));
@@ -328,60 +357,124 @@ export class Pipeline {
     });
   }
 
+  /**
+   * Starts a batch whenever the classifier can take one more (one at a time, or one per worker
+   * of the inference pool) and frames are waiting: each free worker takes the newest frame, so
+   * a frame never waits behind an older one and at most `concurrency` frames are in flight.
+   */
   private async classifyLoop(): Promise<void> {
     let lastStart = 0;
     for (;;) {
-      const count = await this.nextBatch();
-      if (count === 0) break;
-      for (const frame of this.batch) await frame.shrunk;
+      await this.laneFree();
+      const batch = this.spare.pop() ?? newBatch(this.classifier, this.decisions);
+      const count = await this.nextBatch(batch.frames);
+      if (count === 0) {
+        this.spare.push(batch);
+        break;
+      }
+      for (const frame of batch.frames) await frame.shrunk;
       if (this.maxFps > 0) {
         const wait = lastStart + 1000 / this.maxFps - performance.now();
         if (wait > 0) await sleep(wait);
       }
       lastStart = performance.now();
-      await this.classifyBatch();
-      for (const frame of this.batch) {
-        frame.small?.release();
-        if (!frame.encoding && !frame.tapped) frame.mat.release();
-      }
-      this.batch.length = 0;
+      this.startBatch(batch);
       await new Promise<void>((resolve) => setImmediate(resolve));
+    }
+    // Capture has ended or stop() was called: what is in flight still finishes and goes out.
+    while (this.inFlight.length > 0) await new Promise<void>((resolve) => (this.settled = resolve));
+  }
+
+  /** Resolves once fewer batches are in flight than the classifier takes at once (or the pipeline stops). */
+  private async laneFree(): Promise<void> {
+    while (this.running && this.inFlight.length >= Math.max(1, this.classifier.concurrency)) {
+      await new Promise<void>((resolve) => (this.settled = resolve));
     }
   }
 
   /**
-   * Classifies this.batch in one inference and sends out each frame's result, in order. The
-   * inference runs off the main thread where the engine can (OpenCV DNN): capture goes on
+   * Sends a batch to the classifier in service now and puts it in line. The inference runs off
+   * the main thread where the engine can (OpenCV DNN, the inference pool): capture goes on
    * filling the slot meanwhile, and the next batch is still the newest frames.
    */
-  private async classifyBatch(): Promise<void> {
+  private startBatch(batch: Batch): void {
     const { log } = this.options;
     // The pair in service now: a model swap takes effect between batches, never within one.
-    const classifier = this.classifier;
-    const decisions = this.decisions;
-    const { classified, smalls } = this;
-    classified.length = 0;
-    smalls.length = 0;
-    for (const frame of this.batch) {
-      if (!this.shrunkFor(classifier, frame)) continue;
-      classified.push(frame);
-      smalls.push(frame.small!);
+    batch.classifier = this.classifier;
+    batch.decisions = this.decisions;
+    batch.state = 'running';
+    batch.classified.length = 0;
+    batch.smalls.length = 0;
+    for (const frame of batch.frames) {
+      if (!this.shrunkFor(batch.classifier, frame)) continue;
+      batch.classified.push(frame);
+      batch.smalls.push(frame.small!);
     }
-    if (classified.length === 0) return;
-    let batch: BatchClassification;
-    try {
-      batch = await classifier.classifyBatchAsync(smalls, classified.length);
-    } catch (err) {
-      log.error({ seq: classified.map((f) => f.seq), err: errorMessage(err) }, 'frame could not be classified');
+    this.inFlight.push(batch);
+    if (batch.classified.length === 0) {
+      batch.state = 'failed';
+      this.publishReady();
       return;
     }
+    batch.classifier.classifyBatchAsync(batch.smalls, batch.classified.length).then(
+      (result) => {
+        // Copied at once: the classifier reuses its result for a later call.
+        for (let i = 0; i < result.count; i++) {
+          const scores = result.scores[i];
+          if (batch.scores[i]?.length !== scores.length) batch.scores[i] = new Float32Array(scores.length);
+          batch.scores[i].set(scores);
+        }
+        batch.valuesMs = result.valuesMs;
+        batch.inferMs = result.inferMs;
+        batch.state = 'done';
+        this.publishReady();
+      },
+      (err: unknown) => {
+        log.error({ seq: batch.classified.map((f) => f.seq), err: errorMessage(err) }, 'frame could not be classified');
+        batch.state = 'failed';
+        this.publishReady();
+      },
+    );
+  }
+
+  /**
+   * Publishes the finished batches at the front of the line, in capture order. A batch that
+   * finished before an older one waits for it (less than one inference: the older started
+   * first) rather than go out of order or have the older one's work thrown away; smoothing,
+   * events and taps see the frames in the order they were captured.
+   */
+  private publishReady(): void {
+    while (this.inFlight.length > 0 && this.inFlight[0].state !== 'running') {
+      const batch = this.inFlight.shift()!;
+      if (batch.state === 'done') this.publish(batch);
+      for (const frame of batch.frames) {
+        frame.small?.release();
+        frame.small = undefined;
+        if (!frame.encoding && !frame.tapped) frame.mat.release();
+      }
+      batch.frames.length = 0;
+      batch.classified.length = 0;
+      batch.smalls.length = 0;
+      // A spare batch must not keep a replaced model reachable.
+      batch.classifier = this.classifier;
+      batch.decisions = this.decisions;
+      this.spare.push(batch);
+    }
+    this.settled?.();
+    this.settled = undefined;
+  }
+
+  /** Sends out each frame's result, in order. */
+  private publish(batch: Batch): void {
+    const { log } = this.options;
+    const { classified } = batch;
     // A frame classified with others is charged its share of the batch's time.
     const valuesMs = batch.valuesMs / classified.length;
     const inferMs = batch.inferMs / classified.length;
     for (let i = 0; i < classified.length; i++) {
       const frame = classified[i];
       try {
-        const result = this.process(frame, decisions.decide(batch.scores[i]), frame.shrinkMs + valuesMs, inferMs);
+        const result = this.process(frame, batch.decisions.decide(batch.scores[i]), frame.shrinkMs + valuesMs, inferMs);
         this.lastDecision = result;
         // Drawing and encoding are for viewers: skipped while nobody asked for pictures, while
         // the previous picture is still encoding, and above the stream's frame rate (such a
@@ -529,6 +622,10 @@ function timedRead(source: FrameSource): Promise<ReadOutcome> {
     (image) => ({ image, readMs: performance.now() - started }),
     (error: unknown) => ({ error }),
   );
+}
+
+function newBatch(classifier: Classifier, decisions: DecisionMaker): Batch {
+  return { frames: [], classified: [], smalls: [], classifier, decisions, state: 'done', scores: [], valuesMs: 0, inferMs: 0 };
 }
 
 function sleep(ms: number): Promise<void> {

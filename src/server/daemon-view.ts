@@ -6,6 +6,7 @@ import type { RuntimeSettings } from '../pipeline/runtime-settings';
 import type { PipelineStats } from '../pipeline/stats';
 import type { TypedEmitter } from '../util/typed-emitter';
 import type { LiveFeed } from './viewer-hub';
+import type { PoolStatus } from '../model/pool/inference-pool';
 
 /** Daemon-level events beside the pipeline's: the model changed, or a new one was refused. */
 export interface DaemonEvents extends Record<string, unknown> {
@@ -73,4 +74,6 @@ export interface DaemonView {
   readonly eventLog?: EventsAccess;
   /** Events, MQTT and webhooks at a glance; absent when the daemon has none. */
   integrations?(): IntegrationsStatus;
+  /** The inference workers (pipeline.workers), absent when the setting gives every model one. */
+  pool?(): PoolStatus;
 }

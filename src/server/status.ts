@@ -24,6 +24,35 @@ export interface DaemonStatus {
   cpuTemperatureC: number | null;
   /** Events, MQTT and webhooks (failures show here). */
   integrations?: IntegrationsStatus;
+  /**
+   * Inference workers: how many classify at once (1: on the main thread), on which engine, and
+   * per worker its state and memory. Worker threads share the process's RSS (rssMB counts
+   * them); each one's own part is its V8 heap and its WASM heap (in externalMB).
+   */
+  workers: WorkersStatus;
+}
+
+export interface WorkersStatus {
+  /** Runs in flight at once for the model in service. */
+  count: number;
+  engine: string;
+  crashes: number;
+  respawns: number;
+  perWorker: Array<{ index: number; state: string; threadId: number | null; models: number; heapMB: number | null; externalMB: number | null; tensors: number | null; tensorMB: number | null }>;
+}
+
+/** The workers' part of the status; per-worker numbers are the latest each worker reported (refreshed every few seconds). */
+export function workersStatus(daemon: DaemonView, engine: string): WorkersStatus {
+  const pool = daemon.pool?.();
+  const running = pool?.workers.filter((w) => w.state !== 'dead' && w.models.length > 0) ?? [];
+  const mb = (bytes: number | undefined) => (bytes === undefined ? null : roundTo(bytes / 1048576, 1));
+  return {
+    count: Math.max(1, running.length),
+    engine: running.length ? `tfjs ${pool!.backend} in ${running.length} worker threads` : engine.startsWith('opencv') ? 'opencv in-process, on its own thread pool' : 'tfjs on the main thread',
+    crashes: pool?.crashes ?? 0,
+    respawns: pool?.respawns ?? 0,
+    perWorker: (pool?.workers ?? []).map((w) => ({ index: w.index, state: w.state, threadId: w.threadId ?? null, models: w.models.length, heapMB: mb(w.memory?.heapUsed), externalMB: mb(w.memory?.external), tensors: w.memory?.tensors ?? null, tensorMB: mb(w.memory?.tensorBytes) })),
+  };
 }
 
 /** One status shape for GET /api/status and the live channel's `status` event. */
@@ -45,6 +74,7 @@ export function buildStatus(daemon: DaemonView, hub: ViewerHub, temperature: num
     rssMB: Math.round(process.memoryUsage.rss() / 1048576),
     cpuTemperatureC: temperature,
     integrations: daemon.integrations?.(),
+    workers: workersStatus(daemon, model.engine),
   };
 }
 

@@ -15,8 +15,12 @@ export interface InferenceEngine {
   /**
    * The same without blocking the main thread where the runtime can (OpenCV DNN on the libuv
    * pool); TF.js computes on the calling thread whichever is used. `input` must stay unchanged
-   * until the promise settles. Calls are run one after another.
+   * until the promise settles. Calls are run one after another, or up to `concurrency` at once.
    */
   runAsync(input: Float32Array, count: number): Promise<Float32Array>;
+  /** Runs that may be in flight at once (the inference pool's workers); 1 when absent. */
+  readonly concurrency?: number;
+  /** Wants each run's input in a SharedArrayBuffer (read in place by another thread). */
+  readonly sharedInput?: boolean;
   dispose(): void;
 }
