@@ -156,7 +156,14 @@ export class Pipeline {
   private captureDone = false;
   private seq = 0;
   private jpegConsumers = 0;
-  private encodeInFlight = false;
+  /**
+   * Pictures being encoded, in the order they were started (capture order). Encodes on the
+   * thread pool may finish out of order; a finished one goes out only once those before it
+   * have, so viewers never see the picture go back. At most encodeLimit() long.
+   */
+  private readonly encoding: Array<{ result: FrameResult; jpeg: Buffer | null | undefined }> = [];
+  /** Wakes a classify loop waiting for room among the encodes (see encodeRoom). */
+  private encodeFreed: (() => void) | undefined;
   /** Encodes the stream may still make now (a token bucket refilled at streamMaxFps, holding at most 2). */
   private streamCredit = 2;
   private streamCreditAt = 0;
@@ -218,6 +225,7 @@ export class Pipeline {
     this.wake?.();
     this.slotFreed?.();
     this.settled?.();
+    this.wakeEncodeWaiter();
     await this.loops;
     this.loops = undefined;
     for (const frame of this.slot) releaseFrame(frame);
@@ -378,11 +386,25 @@ export class Pipeline {
         if (wait > 0) await sleep(wait);
       }
       lastStart = performance.now();
+      await this.encodeRoom();
       this.startBatch(batch);
       await new Promise<void>((resolve) => setImmediate(resolve));
     }
     // Capture has ended or stop() was called: what is in flight still finishes and goes out.
     while (this.inFlight.length > 0) await new Promise<void>((resolve) => (this.settled = resolve));
+  }
+
+  /**
+   * A file read on demand waits for the pipeline and loses no frame; with stream.maxFps 0 its
+   * pictures are not skipped either: the next batch starts only once its frames will find room
+   * among the encodes (the batch before is still encoding meanwhile). A live source never waits:
+   * its pictures are skipped instead.
+   */
+  private async encodeRoom(): Promise<void> {
+    if (this.batchLimit <= 1 || this.streamMaxFps > 0) return;
+    while (this.running && this.jpegConsumers > 0 && this.encoding.length > this.encodeLimit() - this.batchLimit) {
+      await new Promise<void>((resolve) => (this.encodeFreed = resolve));
+    }
   }
 
   /** Resolves once fewer batches are in flight than the classifier takes at once (or the pipeline stops). */
@@ -477,9 +499,9 @@ export class Pipeline {
         const result = this.process(frame, batch.decisions.decide(batch.scores[i]), frame.shrinkMs + valuesMs, inferMs);
         this.lastDecision = result;
         // Drawing and encoding are for viewers: skipped while nobody asked for pictures, while
-        // the previous picture is still encoding, and above the stream's frame rate (such a
-        // frame's result still goes out, without a picture).
-        const drawn = this.jpegConsumers > 0 && !this.encodeInFlight && this.streamDue();
+        // as many pictures as allowed are still encoding, and above the stream's frame rate (such
+        // a frame's result still goes out, without a picture).
+        const drawn = this.jpegConsumers > 0 && this.encoding.length < this.encodeLimit() && this.streamDue();
         this.offerToTaps(frame, result, drawn);
         if (drawn) {
           this.annotate(frame.mat, result);
@@ -578,30 +600,58 @@ export class Pipeline {
     this.stats.record('overlay', result.timings.overlay);
   }
 
+  private wakeEncodeWaiter(): void {
+    const wake = this.encodeFreed;
+    this.encodeFreed = undefined;
+    wake?.();
+  }
+
   /**
-   * Encodes on the thread pool while the next frame is classified, one at a time (the caller
-   * checks encodeInFlight). Takes the frame and releases it when done.
+   * How many pictures may be encoding at once. One keeps a live picture's latency lowest and
+   * costs a capped stream nothing. stream.maxFps 0 asks for a picture of every classified frame:
+   * then a batch's frames may all be encoding while the batch before still is (its frames are
+   * decided in one pass; with one encode at a time only its first got a picture): two batches'
+   * worth, and two for a live source.
+   */
+  private encodeLimit(): number {
+    return this.streamMaxFps > 0 ? 1 : 2 * this.batchLimit;
+  }
+
+  /**
+   * Encodes on the thread pool while the next frame is classified (the caller checks
+   * encodeLimit). Takes the frame and releases it when done.
    */
   private encode(mat: Mat, result: FrameResult): void {
-    this.encodeInFlight = true;
+    const entry: { result: FrameResult; jpeg: Buffer | null | undefined } = { result, jpeg: undefined };
+    this.encoding.push(entry);
     const started = performance.now();
     this.streamCredit -= 1;
     encodeJpeg(mat, this.jpegQuality).then(
       (jpeg) => {
-        this.encodeInFlight = false;
         mat.release();
         const ms = performance.now() - started;
         result.timings.encode = ms;
         this.stats.record('encode', ms);
         this.stats.encoded++;
-        this.events.emit('jpeg', { result, jpeg });
+        entry.jpeg = jpeg;
+        this.sendEncoded();
       },
       (err: Error) => {
-        this.encodeInFlight = false;
         mat.release();
         this.options.log.error({ err: err.message }, 'JPEG encoding failed');
+        entry.jpeg = null;
+        this.sendEncoded();
       },
     );
+  }
+
+  /** Sends the finished pictures at the front of the line, in capture order (a failed one is passed over). */
+  private sendEncoded(): void {
+    while (this.encoding.length > 0 && this.encoding[0].jpeg !== undefined) {
+      const { result, jpeg } = this.encoding.shift()!;
+      if (jpeg) this.events.emit('jpeg', { result, jpeg });
+    }
+    this.wakeEncodeWaiter();
   }
 }
 

@@ -175,6 +175,25 @@ describe('Pipeline on a real clip with the default model', function () {
     assert.equal(decoded.rows, 480);
   });
 
+  it('with stream.maxFps 0, draws and encodes every classified frame of a file read in batches, and sends pictures in order', async () => {
+    const source = new OpenCvSource({ kind: 'file', target: clip, loop: false, realtime: false });
+    await source.open();
+    const { counting, batchSizes } = countingBatches(classifier);
+    const pipeline = makePipeline(source, counting, { batchSize: 4, streamMaxFps: 0 });
+    const seqs: number[] = [];
+    pipeline.events.on('jpeg', ({ result }) => seqs.push(result.seq));
+    const release = pipeline.requestJpeg();
+    await pipeline.start();
+    await new Promise((r) => setTimeout(r, 200));
+    release();
+    await source.close();
+    assert.ok(Math.max(...batchSizes) === 4, `batch sizes ${batchSizes.join(',')}`);
+    // One encode at a time gave only each batch's first frame a picture.
+    assert.equal(pipeline.stats.encoded, pipeline.stats.classified, `${pipeline.stats.encoded} of ${pipeline.stats.classified} classified frames encoded`);
+    assert.deepEqual(seqs, [...seqs].sort((a, b) => a - b), 'pictures went out of order');
+    assert.equal(seqs.length, pipeline.stats.classified, 'a picture was encoded but not sent');
+  });
+
   it('keeps tf.memory().numTensors flat over 10,000 classified frames', async () => {
     const frame = new cv.Mat(480, 640, cv.CV_8UC3, [200, 210, 220]);
     let served = 0;
