@@ -77,12 +77,16 @@ export class MemoryBudget {
     return peak(SWAP_COST[costKind(this.preference)], weightBytes, rssNow);
   }
 
-  /** Throws a ModelPackageError naming `modelPath`'s model file when a hot-swap to it would not fit. */
-  checkSwap(modelPath: string, weightBytes: number): void {
+  /**
+   * Throws a ModelPackageError naming `modelPath`'s model file when a hot-swap to it would not
+   * fit. `workersBytes`: what the inference workers' copies of the candidate add (each worker
+   * loads it beside the model it serves until all switch).
+   */
+  checkSwap(modelPath: string, weightBytes: number, workersBytes = 0): void {
     const limit = this.limit();
     if (!limit) return;
     const rssNow = this.rss();
-    const need = this.swapPeak(weightBytes, rssNow);
+    const need = this.swapPeak(weightBytes, rssNow) + workersBytes;
     if (need <= limit.bytes - HEADROOM_BYTES) return;
     const startNeed = peak(START_COST[costKind(this.preference)], weightBytes, 0);
     const atStart = startNeed <= limit.bytes - HEADROOM_BYTES ? `; or serve it from the start as model.path (about ${mb(startNeed + STARTUP_RSS)} MB at start-up)` : '';

@@ -3,6 +3,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { MemoryBudget, SWAP_COST, HEADROOM_BYTES } from '../../src/model/memory-budget';
+import { workerBytesFor } from '../../src/model/pool/pool-plan';
 import { ModelPackageError } from '../../src/util/errors';
 import type { MemoryLimit } from '../../src/util/memory-limit';
 
@@ -69,6 +70,17 @@ describe('MemoryBudget: a model whose load would pass the memory limit is refuse
     const oneMbShort = new MemoryBudget('auto', { limit: () => ({ ...serviceLimit(0), bytes: need + HEADROOM_BYTES - MB }), rss: () => rss });
     assert.throws(() => oneMbShort.checkSwap('/m', weights), ModelPackageError);
     new MemoryBudget('auto', { limit: () => undefined, rss: () => rss }).checkSwap('/m', 4096 * MB);
+  });
+
+  it('counts the inference workers\' copies of the candidate when they load it too', () => {
+    const weights = 60 * MB;
+    const budget = new MemoryBudget('wasm', { limit: () => serviceLimit(1024), rss: () => 190 * MB });
+    assert.doesNotThrow(() => budget.checkSwap('/models/cnn', weights), 'fits without workers');
+    const twoWorkers = 2 * workerBytesFor(weights);
+    assert.throws(
+      () => budget.checkSwap('/models/cnn', weights, twoWorkers),
+      (e: unknown) => e instanceof ModelPackageError && new RegExp(`need about ${Math.round((budget.swapPeak(weights) + twoWorkers) / MB)} MB`).test(e.message),
+    );
   });
 
   it('counts what the daemon holds now: the same package passes beside a small model and not beside a big one', () => {
