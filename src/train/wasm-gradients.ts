@@ -16,6 +16,7 @@ export function registerWasmTrainingKernels(): void {
   tf.registerKernel({ kernelName: 'DepthwiseConv2dNativeBackpropInput', backendName: 'wasm', kernelFunc: depthwiseBackpropInput as unknown as tf.KernelFunc });
   wrapKernel('MaxPoolGrad', () => maxPoolGrad as unknown as tf.KernelFunc);
   wrapKernel('Tile', (original) => (args) => tile(args as unknown as TileArgs, original));
+  wrapKernel('Identity', (original) => (args) => identity(args as unknown as TileArgs, original));
 }
 
 let registered = false;
@@ -131,44 +132,112 @@ interface Args {
   attrs: { strides: number | [number, number]; pad: 'valid' | 'same' | number; dataFormat: 'NHWC' | 'NCHW'; dimRoundingMode?: 'floor' | 'round' | 'ceil'; filterShape: [number, number, number, number] };
 }
 
+/** Patch values per im2col chunk (16 MB of float32): bounds the extra memory a gradient takes. */
+let patchChunkValues = 4 * 1024 * 1024;
+
+/** For tests: a smaller chunk makes small inputs take the several-chunk path. Returns the previous size. */
+export function setPatchChunkValues(values: number): number {
+  const previous = patchChunkValues;
+  patchChunkValues = values;
+  return previous;
+}
+
 /**
  * dW[kh, kw, ci, co] = sum over batch and output positions of x[b, iy, ix, ci] * dy[b, oy, ox, co]
  * with iy = oy * strideH + kh - padTop (likewise ix).
  *
- * That sum is itself a convolution, so it runs on the WASM backend's own (XNNPACK) Conv2D
- * instead of a JS loop: swap batch and channels in x (x' = [ci, H, W, b]), use dy as the
- * filter (dy' = [oH, oW, b, co]) dilated by the stride, and convolve without padding over x
- * padded as the forward pass was. The result [ci, kh', kw', co] is cut to the filter size
- * (a stride that does not divide the input leaves extra rows) and put back as [kh, kw, ci, co].
- * NHWC only (the layers API's default); TF.js refuses gradients of dilated convolutions, so
- * the forward dilation is always 1.
+ * As one matrix product on the WASM backend's XNNPACK MatMul, dW = P x dy, with P the input's
+ * patches laid out as [kh*kw*ci, positions] (im2col, transposed: row (kh, kw, c) holds, for every
+ * output position, the input value that tap reads, 0 in the padding) and dy as [positions, co].
+ * The product comes out as [kh, kw, ci, co], the filter's own layout. That orientation matters:
+ * XNNPACK repacks the right operand at every call, cheap for dy's few columns, costly for P's.
+ * A few whole images at a time bound P's size; the chunks' products are summed. (An earlier form
+ * ran this as an XNNPACK convolution with dy as a 96x96 filter over the batch as channels, a
+ * shape it runs at a fraction of its matrix-product speed.) NHWC only (the layers API's
+ * default); TF.js refuses gradients of dilated convolutions, so the forward dilation is always 1.
  */
 function conv2DBackpropFilter({ inputs, backend, attrs }: Args): tf.TensorInfo {
   const { x, dy } = inputs;
   if (attrs.dataFormat === 'NCHW') throw new Error('Conv2DBackpropFilter (wasm): only NHWC is supported');
-  const info = tf.backend_util.computeConv2DInfo(x.shape as [number, number, number, number], attrs.filterShape, attrs.strides, 1, attrs.pad, attrs.dimRoundingMode, false, 'channelsLast');
-  const { filterHeight, filterWidth, strideHeight, strideWidth, padInfo } = info;
-  const gradient = tf.tidy(() => {
-    const x4 = borrow(x, backend) as tf.Tensor4D;
-    const dy4 = borrow(dy, backend) as tf.Tensor4D;
-    // Padding as the forward pass saw it; rows past the last window are never read.
-    const needH = (info.outHeight - 1) * strideHeight + filterHeight;
-    const needW = (info.outWidth - 1) * strideWidth + filterWidth;
-    const bottom = Math.max(0, needH - info.inHeight - padInfo.top);
-    const right = Math.max(0, needW - info.inWidth - padInfo.left);
-    const padded = padInfo.top || padInfo.left || bottom || right ? tf.pad(x4, [[0, 0], [padInfo.top, bottom], [padInfo.left, right], [0, 0]]) : x4;
-    const xT = tf.transpose(padded, [3, 1, 2, 0]);
-    const dyT = tf.transpose(dy4, [1, 2, 0, 3]);
-    const full = tf.conv2d(xT, dyT, 1, 'valid', 'NHWC', [strideHeight, strideWidth]);
-    const cut = full.shape[1] === filterHeight && full.shape[2] === filterWidth ? full : tf.slice(full, [0, 0, 0, 0], [-1, filterHeight, filterWidth, -1]);
-    return tf.transpose(cut, [1, 2, 0, 3]);
-  });
+  const i = tf.backend_util.computeConv2DInfo(x.shape as [number, number, number, number], attrs.filterShape, attrs.strides, 1, attrs.pad, attrs.dimRoundingMode, false, 'channelsLast');
+  const co = i.outChannels;
+  const window = i.filterHeight * i.filterWidth * i.inChannels;
+  const positions = i.outHeight * i.outWidth;
+  const perChunk = Math.max(1, Math.min(i.batchSize, Math.floor(patchChunkValues / (positions * window))));
+  const sum = perChunk < i.batchSize ? new Float32Array(window * co) : undefined;
+  // Channel planes [ci, b, h, w]: each patch row is then a run of one plane's row.
+  const planes = tf.tidy(() => tf.transpose(borrow(x, backend), [3, 0, 1, 2]));
+  const dyAll = borrow(dy, backend);
+  let last: tf.Tensor | undefined;
+  try {
+    for (let b0 = 0; b0 < i.batchSize; b0 += perChunk) {
+      const count = Math.min(perChunk, i.batchSize - b0);
+      const patchInfo = backend.makeOutput([window, count * positions], 'float32');
+      fillPatchRows(backend.typedArrayFromHeap(patchInfo), backend.typedArrayFromHeap(planes), i, b0, count);
+      const patches = tf.engine().makeTensorFromTensorInfo(patchInfo);
+      // The chunk's rows of dy are contiguous: a plain copy (the WASM Slice kernel is far slower).
+      let part: tf.Tensor | undefined;
+      if (count < i.batchSize) {
+        const partInfo = backend.makeOutput([count * positions, co], 'float32');
+        backend.typedArrayFromHeap(partInfo).set(backend.typedArrayFromHeap(dy).subarray(b0 * positions * co, (b0 + count) * positions * co));
+        part = tf.engine().makeTensorFromTensorInfo(partInfo);
+      }
+      const product = tf.tidy(() => tf.matMul(patches as tf.Tensor2D, (part ?? dyAll.reshape([count * positions, co])) as tf.Tensor2D));
+      patches.dispose();
+      part?.dispose();
+      if (sum) {
+        const values = backend.typedArrayFromHeap(product);
+        for (let k = 0; k < values.length; k++) sum[k] += values[k];
+        product.dispose();
+      } else {
+        last = product;
+      }
+    }
+  } finally {
+    planes.dispose();
+    dyAll.dispose();
+  }
   // Hand the result over in a buffer of the kernel's own making (the engine counts references
-  // per buffer; returning the tidy's tensor would leave it counted twice).
+  // per buffer; returning a tensor's would leave it counted twice).
   const out = backend.makeOutput(attrs.filterShape, 'float32');
-  backend.typedArrayFromHeap(out).set(backend.typedArrayFromHeap(gradient));
-  gradient.dispose();
+  backend.typedArrayFromHeap(out).set(sum ?? backend.typedArrayFromHeap(last!));
+  last?.dispose();
   return out;
+}
+
+/**
+ * Patch rows for images b0 .. b0+count from channel planes [ci, batch, h, w]: row
+ * (kh, kw, c), column (b - b0, oy, ox) = x[b, oy * sh + kh - padTop, ox * sw + kw - padLeft, c],
+ * 0 outside the input.
+ */
+function fillPatchRows(rows: Float32Array, planes: Float32Array, i: tf.backend_util.Conv2DInfo, b0: number, count: number): void {
+  const { inHeight: H, inWidth: W, outHeight, outWidth, strideHeight: sh, strideWidth: sw } = i;
+  const columns = count * outHeight * outWidth;
+  let row = 0;
+  for (let kh = 0; kh < i.filterHeight; kh++) {
+    for (let kw = 0; kw < i.filterWidth; kw++) {
+      // Output columns whose tap kw lands inside the input: ix = ox * sw + kw - padLeft in [0, W).
+      const shift = kw - i.padInfo.left;
+      const oxFrom = Math.min(outWidth, Math.max(0, Math.ceil(-shift / sw)));
+      const oxTo = Math.max(oxFrom, Math.min(outWidth, Math.floor((W - 1 - shift) / sw) + 1));
+      for (let c = 0; c < i.inChannels; c++, row++) {
+        let at = row * columns;
+        for (let b = b0; b < b0 + count; b++) {
+          for (let oy = 0; oy < outHeight; oy++, at += outWidth) {
+            const iy = oy * sh + kh - i.padInfo.top;
+            if (iy < 0 || iy >= H) {
+              rows.fill(0, at, at + outWidth);
+              continue;
+            }
+            const from = ((c * i.batchSize + b) * H + iy) * W + shift;
+            for (let ox = 0; ox < oxFrom; ox++) rows[at + ox] = 0;
+            for (let ox = oxFrom; ox < oxTo; ox++) rows[at + ox] = planes[from + ox * sw];
+            for (let ox = oxTo; ox < outWidth; ox++) rows[at + ox] = 0;
+          }
+        }
+      }
+    }
+  }
 }
 
 interface DepthwiseArgs {
@@ -305,6 +374,19 @@ function maxPoolGrad({ inputs, backend, attrs }: MaxPoolGradArgs): tf.TensorInfo
     }
   }
   return out;
+}
+
+/**
+ * Identity shares the input's buffer (one more reference) as the cpu backend's does, instead of
+ * copying it: the engine clones every tensor it saves for the backward pass, so the WASM copy
+ * went over each large activation several times per training step. No WASM kernel writes into
+ * its inputs, so a shared buffer is never changed under a reader.
+ */
+function identity({ inputs, backend, attrs }: TileArgs, original: tf.KernelFunc): tf.TensorInfo {
+  const { x } = inputs;
+  if (x.dtype === 'string') return original({ inputs, backend, attrs } as never) as tf.TensorInfo;
+  backend.incRef(x.dataId);
+  return { dataId: x.dataId, shape: x.shape, dtype: x.dtype };
 }
 
 interface TileArgs {
