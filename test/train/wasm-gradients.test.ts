@@ -3,7 +3,7 @@ import * as tf from '@tensorflow/tfjs';
 import '@tensorflow/tfjs-backend-wasm';
 import { selectBackend } from '../../src/model/backend';
 import { ARCHITECTURES, buildArchitecture } from '../../src/train/architectures';
-import { registerWasmTrainingKernels } from '../../src/train/wasm-gradients';
+import { registerWasmTrainingKernels, setPatchChunkValues } from '../../src/train/wasm-gradients';
 import { seededRandom } from '../../src/util/random';
 
 function randomTensor(shape: number[], seed: number, reluLike = false): Float32Array {
@@ -27,8 +27,10 @@ async function runOn(backend: 'cpu' | 'wasm', kernel: string, inputs: Record<str
   return data;
 }
 
+const reported: string[] = [];
+
 /** Float32 sums in another order differ in the last bits: compare against the output's own scale. */
-function assertClose(actual: Float32Array, expected: Float32Array): void {
+function assertClose(actual: Float32Array, expected: Float32Array, name = 'unnamed'): void {
   assert.equal(actual.length, expected.length);
   let maxAbs = 0;
   let maxDiff = 0;
@@ -36,6 +38,7 @@ function assertClose(actual: Float32Array, expected: Float32Array): void {
     maxAbs = Math.max(maxAbs, Math.abs(expected[i]));
     maxDiff = Math.max(maxDiff, Math.abs(actual[i] - expected[i]));
   }
+  reported.push(`${name}: relative error ${(maxDiff / maxAbs).toExponential(2)}`);
   assert.ok(maxAbs > 0 && maxDiff / maxAbs < 1e-5, `largest difference ${maxDiff} against a largest value of ${maxAbs}`);
 }
 
@@ -49,6 +52,8 @@ describe('WASM training kernels', () => {
   });
   after(async () => {
     await tf.setBackend(previous);
+    // The relative errors, for the record (each assertion holds them under 1e-5).
+    for (const line of reported) console.log(`      ${line}`);
   });
 
   const cases: Array<{ name: string; x: [number, number, number, number]; filter: [number, number, number, number]; strides: number; pad: 'valid' | 'same' }> = [
@@ -67,7 +72,15 @@ describe('WASM training kernels', () => {
       probe.dispose();
       const conv = { strides: c.strides, pad: c.pad, dataFormat: 'NHWC' };
       const filterGrad = (b: 'cpu' | 'wasm') => runOn(b, 'Conv2DBackpropFilter', { x: c.x, dy: dyShape }, { ...conv, filterShape: c.filter });
-      assertClose(await filterGrad('wasm'), await filterGrad('cpu'));
+      const expected = await filterGrad('cpu');
+      assertClose(await filterGrad('wasm'), expected, `Conv2DBackpropFilter ${c.name}`);
+      // A patch budget below one image's patches: one image per chunk, the chunks' products summed.
+      const previousChunk = setPatchChunkValues(1);
+      try {
+        assertClose(await filterGrad('wasm'), expected, `Conv2DBackpropFilter ${c.name}, one image per chunk`);
+      } finally {
+        setPatchChunkValues(previousChunk);
+      }
     });
     it(`Conv2DBackpropInput matches the cpu backend: ${c.name}`, async () => {
       await tf.setBackend('cpu');
@@ -76,7 +89,7 @@ describe('WASM training kernels', () => {
       probe.dispose();
       const conv = { strides: c.strides, pad: c.pad, dataFormat: 'NHWC' };
       const inputGrad = (b: 'cpu' | 'wasm') => runOn(b, 'Conv2DBackpropInput', { dy: dyShape, filter: c.filter }, { ...conv, inputShape: c.x });
-      assertClose(await inputGrad('wasm'), await inputGrad('cpu'));
+      assertClose(await inputGrad('wasm'), await inputGrad('cpu'), `Conv2DBackpropInput ${c.name}`);
     });
   }
 
@@ -85,7 +98,7 @@ describe('WASM training kernels', () => {
       const a = transposeA ? [1, 40, 24] : [1, 24, 40];
       const b = transposeB ? [1, 16, 40] : [1, 40, 16];
       const product = (backend: 'cpu' | 'wasm') => runOn(backend, 'BatchMatMul', { a, b }, { transposeA, transposeB });
-      assertClose(await product('wasm'), await product('cpu'));
+      assertClose(await product('wasm'), await product('cpu'), `BatchMatMul transposeA=${transposeA} transposeB=${transposeB}`);
     });
   }
 
@@ -105,14 +118,14 @@ describe('WASM training kernels', () => {
         tf.dispose([x, y, dy, dx]);
         return data;
       };
-      assertClose(await grad('wasm'), await grad('cpu'));
+      assertClose(await grad('wasm'), await grad('cpu'), `MaxPoolGrad ${c.name}`);
     });
   }
 
   for (const [shape, reps] of [[[1, 1, 1, 5], [3, 4, 2, 1]], [[2, 3], [2, 3]], [[2, 1, 3], [1, 4, 2]]] as const) {
     it(`Tile matches the cpu backend: [${shape}] x [${reps}] (batch norm gradients)`, async () => {
       const tiled = (backend: 'cpu' | 'wasm') => runOn(backend, 'Tile', { x: [...shape] }, { reps: [...reps] });
-      assertClose(await tiled('wasm'), await tiled('cpu'));
+      assertClose(await tiled('wasm'), await tiled('cpu'), `Tile [${shape}] x [${reps}]`);
     });
   }
 
@@ -130,11 +143,23 @@ describe('WASM training kernels', () => {
       probe.dispose();
       const conv = { strides: c.strides, pad: c.pad, dilations: c.dilations };
       const filterGrad = (b: 'cpu' | 'wasm') => runOn(b, 'DepthwiseConv2dNativeBackpropFilter', { x: c.x, dy: dyShape }, { ...conv, filterShape: c.filter });
-      assertClose(await filterGrad('wasm'), await filterGrad('cpu'));
+      assertClose(await filterGrad('wasm'), await filterGrad('cpu'), `DepthwiseConv2dNativeBackpropFilter ${c.name}`);
       const inputGrad = (b: 'cpu' | 'wasm') => runOn(b, 'DepthwiseConv2dNativeBackpropInput', { dy: dyShape, filter: c.filter }, { ...conv, inputShape: c.x });
-      assertClose(await inputGrad('wasm'), await inputGrad('cpu'));
+      assertClose(await inputGrad('wasm'), await inputGrad('cpu'), `DepthwiseConv2dNativeBackpropInput ${c.name}`);
     });
   }
+
+  it('Identity (tf.clone, the copies the engine keeps for the backward pass) shares the buffer and keeps it until the last holder goes', async () => {
+    await tf.setBackend('wasm');
+    const x = tf.tensor2d(randomTensor([3, 4], 9), [3, 4]);
+    const buffers = tf.memory().numDataBuffers;
+    const copy = tf.clone(x);
+    assert.equal(tf.memory().numDataBuffers, buffers, 'no new buffer');
+    x.dispose();
+    assert.deepEqual(Array.from(await copy.data()), Array.from(randomTensor([3, 4], 9)));
+    copy.dispose();
+    assert.equal(tf.memory().numDataBuffers, buffers - 1, 'freed with its last holder');
+  });
 
   it('leaves its inputs intact and no tensor behind', async () => {
     await tf.setBackend('wasm');
