@@ -175,7 +175,8 @@ const fused = new WeakSet<object>();
  * Makes every BatchNormalization layer of `model` (nested models too) train through the fused
  * kernels while the WASM backend is active; on any other backend, or for a shape or option the
  * kernels do not cover (normalising an axis other than the last, no centre or scale), the
- * layer's own code runs. Returns how many layers were switched.
+ * layer's own code runs. A layer whose `call` was already replaced on the instance is skipped.
+ * Returns how many layers were switched.
  */
 export function fuseBatchNorm(model: tf.LayersModel): number {
   registerFusedBatchNorm();
@@ -184,7 +185,9 @@ export function fuseBatchNorm(model: tf.LayersModel): number {
     for (const layer of layers) {
       const inner = (layer as unknown as { layers?: tf.layers.Layer[] }).layers;
       if (inner) visit(inner);
-      if (layer.getClassName() !== 'BatchNormalization' || fused.has(layer)) continue;
+      // A call already replaced on the instance is someone's decision about this layer (transfer
+      // learning keeps a frozen base's batch norm in inference mode that way): leave it be.
+      if (layer.getClassName() !== 'BatchNormalization' || fused.has(layer) || Object.prototype.hasOwnProperty.call(layer, 'call')) continue;
       fused.add(layer);
       count++;
       const bn = layer as unknown as BatchNormLayer;

@@ -117,6 +117,16 @@ describe('fused batch normalisation (WASM training path)', () => {
     model.dispose();
   });
 
+  it('leaves alone a layer whose call was already replaced (a frozen base kept in inference mode)', () => {
+    const model = tf.sequential({ layers: [tf.layers.batchNormalization({ inputShape: [2, 2, 2] }), tf.layers.batchNormalization({})] });
+    const frozen = model.layers[0] as unknown as { call: (i: tf.Tensor, k: object) => tf.Tensor };
+    const own = frozen.call.bind(frozen);
+    frozen.call = (inputs, kwargs) => own(inputs, { ...kwargs, training: false });
+    assert.equal(fuseBatchNorm(model), 1, 'only the second layer');
+    assert.equal(fuseBatchNorm(model), 0, 'once only');
+    model.dispose();
+  });
+
   it('gives the compact network the same loss and weight gradients as the cpu backend', async () => {
     const gradientsOn = async (backend: 'cpu' | 'wasm') => {
       await tf.setBackend(backend);
