@@ -86,10 +86,14 @@ function conv2DBackpropInput({ inputs, backend, attrs }: InputArgs, original: tf
     const left = filterWidth - 1 - padInfo.left;
     const bottom = inHeight + filterHeight - 1 - top - d.shape[1];
     const right = inWidth + filterWidth - 1 - left - d.shape[2];
+    const turned = tf.transpose(tf.reverse(borrow(filter, backend) as tf.Tensor4D, [0, 1]), [0, 1, 3, 2]) as tf.Tensor4D;
+    // The same padding on every side as a 'same' convolution takes (stride 1, odd kernel, 'same'
+    // forward: every 3x3 layer of the default network): let XNNPACK pad as it reads instead of
+    // writing a padded copy of dy first.
+    if (top === bottom && left === right && 2 * top === filterHeight - 1 && 2 * left === filterWidth - 1 && d.shape[1] === inHeight && d.shape[2] === inWidth) return tf.conv2d(d, turned, 1, 'same');
     // Negative padding (a forward pad wider than the kernel) cannot happen for 'same' or 'valid'.
     const padded = tf.pad(d, [[0, 0], [top, bottom], [left, right], [0, 0]]);
-    const turned = tf.transpose(tf.reverse(borrow(filter, backend) as tf.Tensor4D, [0, 1]), [0, 1, 3, 2]);
-    return tf.conv2d(padded, turned as tf.Tensor4D, 1, 'valid');
+    return tf.conv2d(padded, turned, 1, 'valid');
   });
   const out = backend.makeOutput(attrs.inputShape, 'float32');
   backend.typedArrayFromHeap(out).set(backend.typedArrayFromHeap(gradient));
