@@ -3,7 +3,7 @@
  *  - the default: the compact network at 96x96x3, batch 32, Adam 1e-3, 4 classes: edgesight on
  *    the WASM backend (its gradient kernels and fused batch norm, as `edgesight train` runs),
  *    and PyTorch on one thread running the same architecture (bench/reference/train_bench.py,
- *    NCHW and channels-last);
+ *    NCHW and channels-last); the same for compact-s2 (compact with a stride-2 first convolution);
  *  - the seed's MNIST CNN (conv32-pool-conv64-pool-dense512-dense10, 28x28x1, batch 64, Adam):
  *    edgesight WASM, PyTorch, and TF.js's pure-JS cpu backend.
  * The batch (seeded uniform values in [0, 1), labels cycling through the classes) is written to
@@ -17,13 +17,13 @@ import * as path from 'node:path';
 import { parseArgs } from 'node:util';
 import * as tf from '@tensorflow/tfjs';
 import { selectBackend } from '../src/model/backend';
-import { compactCnn, seedCnn } from '../src/train/architectures';
+import { buildArchitecture } from '../src/train/architectures';
 import { fuseBatchNorm } from '../src/train/batch-norm';
 import { registerWasmTrainingKernels } from '../src/train/wasm-gradients';
 import { seededRandom } from '../src/util/random';
 
 interface Case {
-  arch: 'compact' | 'seed-cnn';
+  arch: 'compact' | 'compact-s2' | 'seed-cnn';
   size: number;
   channels: number;
   classes: number;
@@ -31,6 +31,7 @@ interface Case {
 }
 
 const COMPACT: Case = { arch: 'compact', size: 96, channels: 3, classes: 4, batch: 32 };
+const COMPACT_S2: Case = { ...COMPACT, arch: 'compact-s2' };
 const SEED: Case = { arch: 'seed-cnn', size: 28, channels: 1, classes: 10, batch: 64 };
 const TORCH_SCRIPT = path.resolve(__dirname, '..', '..', 'bench', 'reference', 'train_bench.py');
 const PYTHON = '/usr/bin/python3';
@@ -56,7 +57,7 @@ async function measure(backend: 'wasm' | 'cpu', c: Case, file: string, steps: nu
   await selectBackend(backend);
   if (backend === 'wasm') registerWasmTrainingKernels();
   const spec = { height: c.size, width: c.size, channels: c.channels, classes: c.classes, seed: 1 };
-  const model = c.arch === 'compact' ? compactCnn(spec) : seedCnn(spec);
+  const model = buildArchitecture(c.arch, spec);
   fuseBatchNorm(model); // as the trainer does (a no-op off WASM)
   model.compile({ optimizer: tf.train.adam(1e-3), loss: 'categoricalCrossentropy' });
   const { x, y } = readBatch(c, file);
@@ -91,7 +92,7 @@ function torchMissing(): string | undefined {
 async function main(): Promise<void> {
   const { values } = parseArgs({ options: { measure: { type: 'string' }, arch: { type: 'string' }, data: { type: 'string' }, steps: { type: 'string', default: '10' }, 'cpu-steps': { type: 'string', default: '1' } } });
   if (values.measure === 'wasm' || values.measure === 'cpu') {
-    const c = values.arch === 'compact' ? COMPACT : SEED;
+    const c = [COMPACT, COMPACT_S2, SEED].find((k) => k.arch === values.arch) ?? SEED;
     const steps = Number(values.measure === 'cpu' ? values['cpu-steps'] : values.steps);
     const r = await measure(values.measure, c, values.data!, steps);
     console.log(`samples_per_s=${r.wall.toFixed(1)} cpu_samples_per_s=${r.cpu.toFixed(1)}`);
@@ -102,10 +103,10 @@ async function main(): Promise<void> {
   const missing = torchMissing();
   const torchVersion = missing ? undefined : spawnSync(PYTHON, ['-c', 'import torch; print(torch.__version__)'], { encoding: 'utf8' }).stdout.trim();
   try {
-    for (const c of [COMPACT, SEED]) {
+    for (const c of [COMPACT, COMPACT_S2, SEED]) {
       const file = path.join(dir, `${c.arch}.bin`);
       writeBatch(c, file);
-      const steps = c.arch === 'compact' ? values.steps! : String(Number(values.steps) * 3);
+      const steps = c.arch === 'seed-cnn' ? String(Number(values.steps) * 3) : values.steps!;
       console.log(`\n${c.arch} ${c.size}x${c.size}x${c.channels}, batch ${c.batch}, Adam 1e-3, ${c.classes} classes; each pinned to CPU 0 (taskset -c 0); samples/s by the wall clock (by the process's CPU time)`);
       const wasm = child([process.execPath, me, '--measure', 'wasm', '--arch', c.arch, '--data', file, '--steps', steps]);
       console.log(`  edgesight, TF.js WASM + edgesight kernels:  ${wasm}${c.arch === 'compact' ? '  (goal: 65, and at least PyTorch)' : ''}`);

@@ -23,14 +23,16 @@ import torch
 import torch.nn as nn
 
 
-def conv_bn_relu(cin, cout):
-    return [nn.Conv2d(cin, cout, 3, padding=1, bias=False), nn.BatchNorm2d(cout, eps=1e-3, momentum=0.1), nn.ReLU()]
+def conv_bn_relu(cin, cout, stride=1):
+    # Keras 'same' with stride 2 on an even size pads only after (bottom/right); PyTorch pads
+    # both sides. Same arithmetic, which is what is timed here.
+    return [nn.Conv2d(cin, cout, 3, stride=stride, padding=1, bias=False), nn.BatchNorm2d(cout, eps=1e-3, momentum=0.1), nn.ReLU()]
 
 
-def compact(channels, classes, base=16):
+def compact(channels, classes, base=16, stem_stride=1):
     layers, cin = [], channels
-    for f in (base, base * 2, base * 4):
-        layers += conv_bn_relu(cin, f) + conv_bn_relu(f, f) + [nn.MaxPool2d(2)]
+    for block, f in enumerate((base, base * 2, base * 4)):
+        layers += conv_bn_relu(cin, f, stem_stride if block == 0 else 1) + conv_bn_relu(f, f) + [nn.MaxPool2d(2)]
         cin = f
     return nn.Sequential(*layers, nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Dropout(0.3), nn.Linear(cin, classes))
 
@@ -43,7 +45,7 @@ def seed_cnn(size, channels, classes):
 
 def main():
     p = argparse.ArgumentParser()
-    p.add_argument('--arch', choices=['compact', 'seed-cnn'], required=True)
+    p.add_argument('--arch', choices=['compact', 'compact-s2', 'seed-cnn'], required=True)
     p.add_argument('--size', type=int, required=True)
     p.add_argument('--channels', type=int, required=True)
     p.add_argument('--classes', type=int, required=True)
@@ -62,7 +64,10 @@ def main():
     x = torch.from_numpy(raw[: n * 4].view(np.float32).reshape(a.batch, a.size, a.size, a.channels).copy()).permute(0, 3, 1, 2).contiguous()
     y = torch.from_numpy(raw[n * 4:].view(np.int32).astype(np.int64))
 
-    net = compact(a.channels, a.classes) if a.arch == 'compact' else seed_cnn(a.size, a.channels, a.classes)
+    if a.arch == 'seed-cnn':
+        net = seed_cnn(a.size, a.channels, a.classes)
+    else:
+        net = compact(a.channels, a.classes, stem_stride=2 if a.arch == 'compact-s2' else 1)
     if a.channels_last:
         net = net.to(memory_format=torch.channels_last)
         x = x.contiguous(memory_format=torch.channels_last)

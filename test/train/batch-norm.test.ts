@@ -127,23 +127,25 @@ describe('fused batch normalisation (WASM training path)', () => {
     model.dispose();
   });
 
-  it('gives the compact network the same loss and weight gradients as the cpu backend', async () => {
-    const gradientsOn = async (backend: 'cpu' | 'wasm') => {
-      await tf.setBackend(backend);
-      const model = compactCnn({ height: 16, width: 16, channels: 3, classes: 3, seed: 9, dropout: 0 });
-      if (backend === 'wasm') assert.equal(fuseBatchNorm(model), 6);
-      const x = tf.tensor4d(values([4, 16, 16, 3], 6, 0.5, 0.5), [4, 16, 16, 3]);
-      const y = tf.oneHot(tf.tensor1d([0, 1, 2, 1], 'int32'), 3).toFloat();
-      const weights = model.trainableWeights.map((w) => w.read() as tf.Variable);
-      const { value, grads } = tf.variableGrads(() => tf.losses.softmaxCrossEntropy(y, model.apply(x, { training: true }) as tf.Tensor) as tf.Scalar, weights);
-      const out = { loss: value.dataSync()[0], grads: weights.map((w) => grads[w.name].dataSync() as Float32Array) };
-      tf.dispose([x, y, value, ...Object.values(grads)]);
-      model.dispose();
-      return out;
-    };
-    const expected = await gradientsOn('cpu');
-    const actual = await gradientsOn('wasm');
-    assert.ok(Math.abs(actual.loss - expected.loss) < 1e-5 * Math.abs(expected.loss), `loss ${actual.loss} against ${expected.loss}`);
-    expected.grads.forEach((g, i) => check(`compact weight ${i} gradient`, actual.grads[i], g, 1e-3));
-  });
+  for (const stemStride of [1, 2] as const) {
+    it(`gives the compact network${stemStride === 2 ? ' with a stride-2 stem (compact-s2)' : ''} the same loss and weight gradients as the cpu backend`, async () => {
+      const gradientsOn = async (backend: 'cpu' | 'wasm') => {
+        await tf.setBackend(backend);
+        const model = compactCnn({ height: 16, width: 16, channels: 3, classes: 3, seed: 9, dropout: 0, stemStride });
+        if (backend === 'wasm') assert.equal(fuseBatchNorm(model), 6);
+        const x = tf.tensor4d(values([4, 16, 16, 3], 6, 0.5, 0.5), [4, 16, 16, 3]);
+        const y = tf.oneHot(tf.tensor1d([0, 1, 2, 1], 'int32'), 3).toFloat();
+        const weights = model.trainableWeights.map((w) => w.read() as tf.Variable);
+        const { value, grads } = tf.variableGrads(() => tf.losses.softmaxCrossEntropy(y, model.apply(x, { training: true }) as tf.Tensor) as tf.Scalar, weights);
+        const out = { loss: value.dataSync()[0], grads: weights.map((w) => grads[w.name].dataSync() as Float32Array) };
+        tf.dispose([x, y, value, ...Object.values(grads)]);
+        model.dispose();
+        return out;
+      };
+      const expected = await gradientsOn('cpu');
+      const actual = await gradientsOn('wasm');
+      assert.ok(Math.abs(actual.loss - expected.loss) < 1e-5 * Math.abs(expected.loss), `loss ${actual.loss} against ${expected.loss}`);
+      expected.grads.forEach((g, i) => check(`compact${stemStride === 2 ? '-s2' : ''} weight ${i} gradient`, actual.grads[i], g, 1e-3));
+    });
+  }
 });
