@@ -352,6 +352,10 @@ function maxPoolGrad({ inputs, backend, attrs }: MaxPoolGradArgs): tf.TensorInfo
   const dyv = backend.typedArrayFromHeap(dy);
   dx.fill(0);
   const C = i.inChannels;
+  if (i.filterHeight === 2 && i.filterWidth === 2 && i.strideHeight === 2 && i.strideWidth === 2 && i.padInfo.top === 0 && i.padInfo.left === 0 && 2 * i.outHeight <= i.inHeight && 2 * i.outWidth <= i.inWidth) {
+    pool2x2Grad(xv, dyv, dx, i);
+    return out;
+  }
   for (let b = 0; b < i.batchSize; b++) {
     for (let oy = 0; oy < i.outHeight; oy++) {
       const y0 = oy * i.strideHeight - i.padInfo.top;
@@ -393,6 +397,30 @@ function identity({ inputs, backend, attrs }: TileArgs, original: tf.KernelFunc)
   if (x.dtype === 'string') return original({ inputs, backend, attrs } as never) as tf.TensorInfo;
   backend.incRef(x.dataId);
   return { dataId: x.dataId, shape: x.shape, dtype: x.dtype };
+}
+
+/**
+ * The 2x2, stride-2, unpadded case (every pooling layer of the architectures here) without the
+ * general window walk: the four candidates in scan order, the first largest taking the gradient.
+ */
+function pool2x2Grad(xv: Float32Array, dyv: Float32Array, dx: Float32Array, i: tf.backend_util.Conv2DInfo): void {
+  const C = i.inChannels;
+  const row = i.inWidth * C;
+  for (let b = 0; b < i.batchSize; b++) {
+    for (let oy = 0; oy < i.outHeight; oy++) {
+      for (let ox = 0; ox < i.outWidth; ox++) {
+        const a = ((b * i.inHeight + 2 * oy) * i.inWidth + 2 * ox) * C;
+        const dyBase = ((b * i.outHeight + oy) * i.outWidth + ox) * C;
+        for (let c = 0; c < C; c++) {
+          let best = a + c;
+          if (xv[a + C + c] > xv[best]) best = a + C + c;
+          if (xv[a + row + c] > xv[best]) best = a + row + c;
+          if (xv[a + row + C + c] > xv[best]) best = a + row + C + c;
+          dx[best] += dyv[dyBase + c];
+        }
+      }
+    }
+  }
 }
 
 interface TileArgs {

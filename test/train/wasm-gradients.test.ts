@@ -104,13 +104,14 @@ describe('WASM training kernels', () => {
 
   for (const c of [
     { name: '2x2 stride 2 valid (every architecture)', x: [3, 13, 13, 8], filterSize: 2, strides: 2, pad: 'valid' },
+    { name: '2x2 stride 2 valid after a ReLU (ties at 0 go to the first in the window)', x: [2, 8, 8, 4], filterSize: 2, strides: 2, pad: 'valid', reluLike: true },
     { name: '3x3 stride 2 same, odd size', x: [2, 11, 11, 4], filterSize: 3, strides: 2, pad: 'same' },
     { name: '3x3 stride 1 same (overlapping windows)', x: [2, 7, 7, 3], filterSize: 3, strides: 1, pad: 'same' },
   ] as const) {
     it(`MaxPoolGrad matches the cpu backend: ${c.name}`, async () => {
       const grad = async (backend: 'cpu' | 'wasm') => {
         await tf.setBackend(backend);
-        const x = tf.tensor4d(randomTensor([...c.x], 3), [...c.x] as [number, number, number, number]);
+        const x = tf.tensor4d(randomTensor([...c.x], 3, 'reluLike' in c), [...c.x] as [number, number, number, number]);
         const y = tf.maxPool(x, c.filterSize, c.strides, c.pad);
         const dy = tf.tensor(randomTensor(y.shape, 4), y.shape);
         const dx = tf.engine().runKernel('MaxPoolGrad', { dy, input: x, output: y }, { filterSize: c.filterSize, strides: c.strides, pad: c.pad } as never) as tf.Tensor;
