@@ -1,10 +1,12 @@
 import * as tf from '@tensorflow/tfjs';
 
 /**
- * What the WASM backend needs to train at speed: the Conv2DBackpropFilter and depthwise gradient kernels it lacks, and
- * Conv2DBackpropInput and transposed BatchMatMul, which it has only as plain loops, moved onto
- * its fast (XNNPACK) convolution and product, and faster MaxPoolGrad and Tile. Checked numerically against the cpu backend in
- * test/train/wasm-gradients.test.ts.
+ * What the WASM backend needs to train at speed: the Conv2DBackpropFilter (im2col rows times dy
+ * on XNNPACK's matrix product) and depthwise gradient kernels it lacks; Conv2DBackpropInput and
+ * transposed BatchMatMul, which it has only as plain loops, moved onto its fast (XNNPACK)
+ * convolution and product; faster MaxPoolGrad and Tile; an Identity that shares instead of
+ * copying. Batch norm's training path is batch-norm.ts. Checked numerically against the cpu
+ * backend in test/train/wasm-gradients.test.ts; where a step's time goes: docs/training-speed.md.
  */
 export function registerWasmTrainingKernels(): void {
   if (registered) return;
