@@ -82,13 +82,20 @@ function conv2DBackpropInput({ inputs, backend, attrs }: InputArgs, original: tf
   const info = tf.backend_util.computeConv2DInfo(attrs.inputShape, filter.shape as [number, number, number, number], attrs.strides, 1, attrs.pad, attrs.dimRoundingMode, false, 'channelsLast');
   const { filterHeight, filterWidth, strideHeight, strideWidth, padInfo, inHeight, inWidth } = info;
   const gradient = tf.tidy(() => {
+    const turnedFilter = () => tf.transpose(tf.reverse(borrow(filter, backend) as tf.Tensor4D, [0, 1]), [0, 1, 3, 2]) as tf.Tensor4D;
+    // A strided layer: dy spread out and padded in one pass over the heap (the reshape, pad and
+    // slice ops that do it otherwise took most of this gradient's time).
+    if (strideHeight > 1 || strideWidth > 1) {
+      const padded = spreadAndPad(dy, backend, info);
+      if (padded) return tf.conv2d(padded, turnedFilter(), 1, 'valid');
+    }
     let d = borrow(dy, backend) as tf.Tensor4D;
     d = spread(d, strideHeight, strideWidth);
     const top = filterHeight - 1 - padInfo.top;
     const left = filterWidth - 1 - padInfo.left;
     const bottom = inHeight + filterHeight - 1 - top - d.shape[1];
     const right = inWidth + filterWidth - 1 - left - d.shape[2];
-    const turned = tf.transpose(tf.reverse(borrow(filter, backend) as tf.Tensor4D, [0, 1]), [0, 1, 3, 2]) as tf.Tensor4D;
+    const turned = turnedFilter();
     // The same padding on every side as a 'same' convolution takes (stride 1, odd kernel, 'same'
     // forward: every 3x3 layer of the default network): let XNNPACK pad as it reads instead of
     // writing a padded copy of dy first.
@@ -101,6 +108,35 @@ function conv2DBackpropInput({ inputs, backend, attrs }: InputArgs, original: tf
   backend.typedArrayFromHeap(out).set(backend.typedArrayFromHeap(gradient));
   gradient.dispose();
   return out;
+}
+
+/**
+ * dy with stride - 1 zeros between neighbouring rows and columns, padded by kernel - 1 - the
+ * forward padding (before) and what completes the input's size plus kernel - 1 (after): the
+ * input of the 'valid' convolution that gives dx. Undefined when that after-padding would be
+ * negative (not for 'same' or 'valid' forward padding), for the general path to handle.
+ */
+function spreadAndPad(dy: tf.TensorInfo, backend: WasmBackendLike, i: tf.backend_util.Conv2DInfo): tf.Tensor4D | undefined {
+  const [B, h, w, C] = dy.shape;
+  const top = i.filterHeight - 1 - i.padInfo.top;
+  const left = i.filterWidth - 1 - i.padInfo.left;
+  const H = i.inHeight + i.filterHeight - 1;
+  const W = i.inWidth + i.filterWidth - 1;
+  if (top < 0 || left < 0 || top + (h - 1) * i.strideHeight >= H || left + (w - 1) * i.strideWidth >= W) return undefined;
+  const info = backend.makeOutput([B, H, W, C], 'float32');
+  const out = backend.typedArrayFromHeap(info);
+  const dv = backend.typedArrayFromHeap(dy);
+  out.fill(0);
+  for (let b = 0; b < B; b++) {
+    for (let oy = 0; oy < h; oy++) {
+      for (let ox = 0; ox < w; ox++) {
+        const to = ((b * H + top + oy * i.strideHeight) * W + left + ox * i.strideWidth) * C;
+        const from = ((b * h + oy) * w + ox) * C;
+        for (let c = 0; c < C; c++) out[to + c] = dv[from + c];
+      }
+    }
+  }
+  return tf.engine().makeTensorFromTensorInfo(info) as tf.Tensor4D;
 }
 
 /** Puts stride - 1 zeros between neighbouring rows and columns (rank-4 reshapes and pads only). */

@@ -61,6 +61,7 @@ describe('WASM training kernels', () => {
     { name: '3x3 stride 1 valid, many channels', x: [2, 12, 12, 16], filter: [3, 3, 16, 32], strides: 1, pad: 'valid' },
     { name: '3x3 stride 1 same', x: [2, 9, 9, 4], filter: [3, 3, 4, 8], strides: 1, pad: 'same' },
     { name: '3x3 stride 2 same (odd size)', x: [2, 11, 11, 3], filter: [3, 3, 3, 5], strides: 2, pad: 'same' },
+    { name: '3x3 stride 2 same, even size (the compact-s2 stem)', x: [2, 12, 12, 3], filter: [3, 3, 3, 8], strides: 2, pad: 'same' },
     { name: '3x3 stride 2 valid', x: [2, 10, 10, 3], filter: [3, 3, 3, 4], strides: 2, pad: 'valid' },
     { name: '1x1 stride 1 (pointwise)', x: [2, 6, 6, 8], filter: [1, 1, 8, 6], strides: 1, pad: 'valid' },
   ];
