@@ -93,7 +93,7 @@ export function mobileCnn(spec: InputSpec & { alpha?: number; dropout?: number }
 /**
  * `compact-s2`: `compact` whose first convolution takes stride 2, so every later layer works on
  * a quarter of the pixels: the same weights, about a quarter of the arithmetic and activation
- * memory per image, 2.7x the training samples/s of `compact` at 96x96 on one core (WASM).
+ * memory per image, about 3x the training samples/s of `compact` at 96x96 on one core (WASM).
  */
 export const ARCHITECTURES = ['seed-cnn', 'compact', 'compact-s2', 'mobile'] as const;
 export type Architecture = (typeof ARCHITECTURES)[number];

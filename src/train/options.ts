@@ -207,7 +207,7 @@ export const STRIDED_STEM_FROM = 64;
 
 /**
  * The architecture when none is asked for. From 64x64 up, `compact-s2` (a stride-2 first
- * convolution): at 96x96 it trains 2.7x the samples/s of `compact` on one core and reached the
+ * convolution): at 96x96 it trains about 3x the samples/s of `compact` on one core and reached the
  * same or better held-out accuracy in as many epochs (docs/training-speed.md). Below that a
  * halved stem leaves too few pixels for three pooling blocks (28x28 would end at 1x1), so
  * `compact` stays.
