@@ -174,7 +174,7 @@ export function trainingSpec(flags: Raw): TrainingSpec {
     color: oneOf('color', ['rgb', 'grayscale'] as const, 'rgb'),
     classMode: oneOf('class-mode', ['categorical', 'binary'] as const, 'categorical'),
     resizeMode: oneOf('resize-mode', ['stretch', 'center-crop'] as const, 'stretch'),
-    architecture: oneOf('architecture', ARCHITECTURES, 'compact'),
+    architecture: oneOf('architecture', ARCHITECTURES, defaultArchitecture(Number(sizeMatch[1]), Number(sizeMatch[2]))),
     alpha: num('alpha', 0.5, 0.1, 2),
     optimizer: oneOf('optimizer', OPTIMIZERS, 'adam'),
     learningRate,
@@ -200,6 +200,20 @@ export function trainingSpec(flags: Raw): TrainingSpec {
     name: str('name', ''),
     transfer,
   };
+}
+
+/** Inputs from this size up train `compact-s2` by default, smaller ones `compact`. */
+export const STRIDED_STEM_FROM = 64;
+
+/**
+ * The architecture when none is asked for. From 64x64 up, `compact-s2` (a stride-2 first
+ * convolution): at 96x96 it trains about 3x the samples/s of `compact` on one core and reached the
+ * same or better held-out accuracy in as many epochs (docs/training-speed.md). Below that a
+ * halved stem leaves too few pixels for three pooling blocks (28x28 would end at 1x1), so
+ * `compact` stays.
+ */
+export function defaultArchitecture(width: number, height: number): Architecture {
+  return width >= STRIDED_STEM_FROM && height >= STRIDED_STEM_FROM ? 'compact-s2' : 'compact';
 }
 
 /** True when the spec asks for any augmentation at all. */

@@ -2,6 +2,7 @@ import * as tf from '@tensorflow/tfjs';
 import { seededRandom } from '../util/random';
 import type { Preprocessor } from '../vision/preprocess';
 import type { AugmentOptions } from './augment';
+import { fuseBatchNorm } from './batch-norm';
 import { imageExamples, type Examples } from './examples';
 import type { ImageSet } from './images';
 
@@ -66,6 +67,8 @@ export async function fit(model: tf.LayersModel, data: { train: ImageSet; valida
  * carry their own.
  */
 export async function fitExamples(model: tf.LayersModel, data: { train: Examples; validation: Examples }, units: number, options: FitOptions, hooks: FitHooks = {}): Promise<FitResult> {
+  // Batch norm's training path as two fused kernels on WASM (batch-norm.ts); the layer's own elsewhere.
+  fuseBatchNorm(model);
   const optimizer = makeOptimizer(options.optimizer, options.learningRate);
   model.compile({ optimizer, loss: units === 1 ? 'binaryCrossentropy' : 'categoricalCrossentropy', metrics: ['accuracy'] });
   const random = seededRandom(options.seed);

@@ -3,7 +3,7 @@ import * as tf from '@tensorflow/tfjs';
 import '@tensorflow/tfjs-backend-wasm';
 import { selectBackend } from '../../src/model/backend';
 import { ARCHITECTURES, buildArchitecture } from '../../src/train/architectures';
-import { registerWasmTrainingKernels } from '../../src/train/wasm-gradients';
+import { registerWasmTrainingKernels, setPatchChunkValues } from '../../src/train/wasm-gradients';
 import { seededRandom } from '../../src/util/random';
 
 function randomTensor(shape: number[], seed: number, reluLike = false): Float32Array {
@@ -27,8 +27,10 @@ async function runOn(backend: 'cpu' | 'wasm', kernel: string, inputs: Record<str
   return data;
 }
 
+const reported: string[] = [];
+
 /** Float32 sums in another order differ in the last bits: compare against the output's own scale. */
-function assertClose(actual: Float32Array, expected: Float32Array): void {
+function assertClose(actual: Float32Array, expected: Float32Array, name = 'unnamed'): void {
   assert.equal(actual.length, expected.length);
   let maxAbs = 0;
   let maxDiff = 0;
@@ -36,6 +38,7 @@ function assertClose(actual: Float32Array, expected: Float32Array): void {
     maxAbs = Math.max(maxAbs, Math.abs(expected[i]));
     maxDiff = Math.max(maxDiff, Math.abs(actual[i] - expected[i]));
   }
+  reported.push(`${name}: relative error ${(maxDiff / maxAbs).toExponential(2)}`);
   assert.ok(maxAbs > 0 && maxDiff / maxAbs < 1e-5, `largest difference ${maxDiff} against a largest value of ${maxAbs}`);
 }
 
@@ -49,6 +52,8 @@ describe('WASM training kernels', () => {
   });
   after(async () => {
     await tf.setBackend(previous);
+    // The relative errors, for the record (each assertion holds them under 1e-5).
+    for (const line of reported) console.log(`      ${line}`);
   });
 
   const cases: Array<{ name: string; x: [number, number, number, number]; filter: [number, number, number, number]; strides: number; pad: 'valid' | 'same' }> = [
@@ -56,6 +61,7 @@ describe('WASM training kernels', () => {
     { name: '3x3 stride 1 valid, many channels', x: [2, 12, 12, 16], filter: [3, 3, 16, 32], strides: 1, pad: 'valid' },
     { name: '3x3 stride 1 same', x: [2, 9, 9, 4], filter: [3, 3, 4, 8], strides: 1, pad: 'same' },
     { name: '3x3 stride 2 same (odd size)', x: [2, 11, 11, 3], filter: [3, 3, 3, 5], strides: 2, pad: 'same' },
+    { name: '3x3 stride 2 same, even size (the compact-s2 stem)', x: [2, 12, 12, 3], filter: [3, 3, 3, 8], strides: 2, pad: 'same' },
     { name: '3x3 stride 2 valid', x: [2, 10, 10, 3], filter: [3, 3, 3, 4], strides: 2, pad: 'valid' },
     { name: '1x1 stride 1 (pointwise)', x: [2, 6, 6, 8], filter: [1, 1, 8, 6], strides: 1, pad: 'valid' },
   ];
@@ -67,7 +73,15 @@ describe('WASM training kernels', () => {
       probe.dispose();
       const conv = { strides: c.strides, pad: c.pad, dataFormat: 'NHWC' };
       const filterGrad = (b: 'cpu' | 'wasm') => runOn(b, 'Conv2DBackpropFilter', { x: c.x, dy: dyShape }, { ...conv, filterShape: c.filter });
-      assertClose(await filterGrad('wasm'), await filterGrad('cpu'));
+      const expected = await filterGrad('cpu');
+      assertClose(await filterGrad('wasm'), expected, `Conv2DBackpropFilter ${c.name}`);
+      // A patch budget below one image's patches: one image per chunk, the chunks' products summed.
+      const previousChunk = setPatchChunkValues(1);
+      try {
+        assertClose(await filterGrad('wasm'), expected, `Conv2DBackpropFilter ${c.name}, one image per chunk`);
+      } finally {
+        setPatchChunkValues(previousChunk);
+      }
     });
     it(`Conv2DBackpropInput matches the cpu backend: ${c.name}`, async () => {
       await tf.setBackend('cpu');
@@ -76,7 +90,7 @@ describe('WASM training kernels', () => {
       probe.dispose();
       const conv = { strides: c.strides, pad: c.pad, dataFormat: 'NHWC' };
       const inputGrad = (b: 'cpu' | 'wasm') => runOn(b, 'Conv2DBackpropInput', { dy: dyShape, filter: c.filter }, { ...conv, inputShape: c.x });
-      assertClose(await inputGrad('wasm'), await inputGrad('cpu'));
+      assertClose(await inputGrad('wasm'), await inputGrad('cpu'), `Conv2DBackpropInput ${c.name}`);
     });
   }
 
@@ -85,19 +99,20 @@ describe('WASM training kernels', () => {
       const a = transposeA ? [1, 40, 24] : [1, 24, 40];
       const b = transposeB ? [1, 16, 40] : [1, 40, 16];
       const product = (backend: 'cpu' | 'wasm') => runOn(backend, 'BatchMatMul', { a, b }, { transposeA, transposeB });
-      assertClose(await product('wasm'), await product('cpu'));
+      assertClose(await product('wasm'), await product('cpu'), `BatchMatMul transposeA=${transposeA} transposeB=${transposeB}`);
     });
   }
 
   for (const c of [
     { name: '2x2 stride 2 valid (every architecture)', x: [3, 13, 13, 8], filterSize: 2, strides: 2, pad: 'valid' },
+    { name: '2x2 stride 2 valid after a ReLU (ties at 0 go to the first in the window)', x: [2, 8, 8, 4], filterSize: 2, strides: 2, pad: 'valid', reluLike: true },
     { name: '3x3 stride 2 same, odd size', x: [2, 11, 11, 4], filterSize: 3, strides: 2, pad: 'same' },
     { name: '3x3 stride 1 same (overlapping windows)', x: [2, 7, 7, 3], filterSize: 3, strides: 1, pad: 'same' },
   ] as const) {
     it(`MaxPoolGrad matches the cpu backend: ${c.name}`, async () => {
       const grad = async (backend: 'cpu' | 'wasm') => {
         await tf.setBackend(backend);
-        const x = tf.tensor4d(randomTensor([...c.x], 3), [...c.x] as [number, number, number, number]);
+        const x = tf.tensor4d(randomTensor([...c.x], 3, 'reluLike' in c), [...c.x] as [number, number, number, number]);
         const y = tf.maxPool(x, c.filterSize, c.strides, c.pad);
         const dy = tf.tensor(randomTensor(y.shape, 4), y.shape);
         const dx = tf.engine().runKernel('MaxPoolGrad', { dy, input: x, output: y }, { filterSize: c.filterSize, strides: c.strides, pad: c.pad } as never) as tf.Tensor;
@@ -105,14 +120,14 @@ describe('WASM training kernels', () => {
         tf.dispose([x, y, dy, dx]);
         return data;
       };
-      assertClose(await grad('wasm'), await grad('cpu'));
+      assertClose(await grad('wasm'), await grad('cpu'), `MaxPoolGrad ${c.name}`);
     });
   }
 
   for (const [shape, reps] of [[[1, 1, 1, 5], [3, 4, 2, 1]], [[2, 3], [2, 3]], [[2, 1, 3], [1, 4, 2]]] as const) {
     it(`Tile matches the cpu backend: [${shape}] x [${reps}] (batch norm gradients)`, async () => {
       const tiled = (backend: 'cpu' | 'wasm') => runOn(backend, 'Tile', { x: [...shape] }, { reps: [...reps] });
-      assertClose(await tiled('wasm'), await tiled('cpu'));
+      assertClose(await tiled('wasm'), await tiled('cpu'), `Tile [${shape}] x [${reps}]`);
     });
   }
 
@@ -130,11 +145,23 @@ describe('WASM training kernels', () => {
       probe.dispose();
       const conv = { strides: c.strides, pad: c.pad, dilations: c.dilations };
       const filterGrad = (b: 'cpu' | 'wasm') => runOn(b, 'DepthwiseConv2dNativeBackpropFilter', { x: c.x, dy: dyShape }, { ...conv, filterShape: c.filter });
-      assertClose(await filterGrad('wasm'), await filterGrad('cpu'));
+      assertClose(await filterGrad('wasm'), await filterGrad('cpu'), `DepthwiseConv2dNativeBackpropFilter ${c.name}`);
       const inputGrad = (b: 'cpu' | 'wasm') => runOn(b, 'DepthwiseConv2dNativeBackpropInput', { dy: dyShape, filter: c.filter }, { ...conv, inputShape: c.x });
-      assertClose(await inputGrad('wasm'), await inputGrad('cpu'));
+      assertClose(await inputGrad('wasm'), await inputGrad('cpu'), `DepthwiseConv2dNativeBackpropInput ${c.name}`);
     });
   }
+
+  it('Identity (tf.clone, the copies the engine keeps for the backward pass) shares the buffer and keeps it until the last holder goes', async () => {
+    await tf.setBackend('wasm');
+    const x = tf.tensor2d(randomTensor([3, 4], 9), [3, 4]);
+    const buffers = tf.memory().numDataBuffers;
+    const copy = tf.clone(x);
+    assert.equal(tf.memory().numDataBuffers, buffers, 'no new buffer');
+    x.dispose();
+    assert.deepEqual(Array.from(await copy.data()), Array.from(randomTensor([3, 4], 9)));
+    copy.dispose();
+    assert.equal(tf.memory().numDataBuffers, buffers - 1, 'freed with its last holder');
+  });
 
   it('leaves its inputs intact and no tensor behind', async () => {
     await tf.setBackend('wasm');
