@@ -3,6 +3,7 @@ import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import * as tf from '@tensorflow/tfjs';
+import { selectBackend } from '../../src/model/backend';
 import { exportReferenceModel, readExportedWeight, PROBES_BIN, WEIGHTS_BIN, type ExportedTopology } from '../../src/bench/export-reference';
 import { referenceUnavailable, REFERENCE_PYTHON } from '../../src/bench/reference';
 import { prepareReference } from '../../src/bench/reference-input';
@@ -65,6 +66,8 @@ describe('bench: exporting a model for the reference loop', () => {
 
   before(async function () {
     this.timeout(30_000);
+    // Another test file may have left TF.js between backends: settle on one before building.
+    await selectBackend('auto');
     dir = tempDir('edgesight-export-');
     await writeLayeredPackage(path.join(dir, 'package'));
     loaded = await loadModelPackage(path.join(dir, 'package'));

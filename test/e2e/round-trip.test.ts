@@ -143,7 +143,8 @@ describe('round trip: capture on the device, pull, train with a base, deploy, cl
     viewer = new LiveClient(d.base, { token: d.token });
     await viewer.connected();
     await waitUntil('frames from the old model', () => viewer!.frames.length >= 5, 30_000);
-    assert.ok(viewer.frames.some((f) => !DIGITS.includes(f.meta.label)), 'before the deploy no frame was labelled outside 3, 6, 9: the shipped ten-label model was not serving');
+    const before = viewer.hello?.model as { labels: string[] } | undefined;
+    assert.equal(before?.labels.length, 10, 'before the deploy the shipped ten-label model serves');
 
     const run = await runCliAsync(['deploy', trained, '--to', d.base, '--token', d.token], {}, 240_000);
     assert.equal(run.code, 0, run.stderr);
