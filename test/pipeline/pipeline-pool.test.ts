@@ -13,7 +13,7 @@ import { serveOnPool } from '../../src/model/pool/serve-on-pool';
 import { DecisionMaker } from '../../src/pipeline/decision';
 import { Pipeline, type FrameResult } from '../../src/pipeline/pipeline';
 import { silentLogger } from '../../src/util/logger';
-import { cv } from '../../src/vision/cv';
+import { assertSameAsOneByOne } from '../helpers/one-by-one';
 import { defaultModelDir, tempDir, writePaperDigitClip } from '../helpers/fixtures';
 import { digitsPackage, editJson } from '../helpers/model-packages';
 
@@ -141,14 +141,7 @@ describe('Pipeline on the inference pool (real workers, real clip, default model
       assert.deepEqual(results.map((r) => r.seq), truths.map((_, i) => i + 1), 'every frame, in order');
       assert.ok(sizes.filter((n) => n === 4).length >= sizes.length / 2, `mostly full batches: ${sizes.join(',')}`);
       assert.equal(maxInFlight, 2);
-      const video = new cv.VideoCapture(clip);
-      for (const r of results) {
-        const mat = video.read();
-        const alone = classifier.classify(mat).scores;
-        assert.ok(Math.abs(Math.max(...alone) - r.decision.frameTop.confidence) < 1e-5, `frame ${r.seq}`);
-        mat.release();
-      }
-      video.release();
+      assertSameAsOneByOne(clip, results, classifier, 1e-5);
     } finally {
       classifier.dispose();
     }

@@ -11,6 +11,7 @@ import { Pipeline, type FrameResult } from '../../src/pipeline/pipeline';
 import { silentLogger } from '../../src/util/logger';
 import { cv } from '../../src/vision/cv';
 import { selectEngine } from '../../src/model/engine/select-engine';
+import { assertSameAsOneByOne } from '../helpers/one-by-one';
 import { defaultModelDir, tempDir, writePaperDigitClip } from '../helpers/fixtures';
 
 const decisionSettings = { topK: 3, threshold: 0.5, smoothing: 'none' as const, window: 5, votes: 3 };
@@ -109,14 +110,7 @@ describe('Pipeline on a real clip with the default model', function () {
     assert.ok(Math.max(...batchSizes) === 4, `batch sizes ${batchSizes.join(',')}`);
     assert.ok(batchSizes.filter((n) => n === 4).length >= batchSizes.length / 2, `mostly full batches: ${batchSizes.join(',')}`);
     // The same frames one at a time give the same decisions.
-    const video = new cv.VideoCapture(clip);
-    for (const r of results) {
-      const mat = video.read();
-      const alone = classifier.classify(mat).scores;
-      assert.ok(Math.abs(Math.max(...alone) - r.decision.frameTop.confidence) < 1e-5, `frame ${r.seq}`);
-      mat.release();
-    }
-    video.release();
+    assertSameAsOneByOne(clip, results, classifier, 1e-5);
     const correct = results.filter((r) => r.decision.frameTop.label === truths[r.seq - 1]).length;
     assert.ok(correct / results.length >= 0.9, `accuracy ${correct}/${results.length}`);
   });
@@ -133,14 +127,7 @@ describe('Pipeline on a real clip with the default model', function () {
       assert.deepEqual(results.map((r) => r.seq), truths.map((_, i) => i + 1), 'every frame, in order');
       assert.ok(batchSizes.filter((n) => n === 4).length >= batchSizes.length / 2, `mostly full batches: ${batchSizes.join(',')}`);
       assert.ok(results.every((r) => r.timings.infer > 0), 'infer timed per frame');
-      const video = new cv.VideoCapture(clip);
-      for (const r of results) {
-        const mat = video.read();
-        const alone = classifier.classify(mat).scores;
-        assert.ok(Math.abs(Math.max(...alone) - r.decision.frameTop.confidence) < 1e-4, `frame ${r.seq}`);
-        mat.release();
-      }
-      video.release();
+      assertSameAsOneByOne(clip, results, classifier, 1e-4);
     } finally {
       onOpenCv.dispose();
     }
