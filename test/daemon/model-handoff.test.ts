@@ -159,6 +159,8 @@ describe('model upload limits', function () {
   it('refuses an upload over server.maxUploadMB with 413, multipart or zip, and keeps serving', async () => {
     const d = await startTestDaemon({ 'server.maxUploadMB': 1 });
     try {
+      // Serving first, so that "keeps serving" below says something.
+      await waitUntil('the first classified frame', () => d.daemon.pipeline?.latest);
       const big = new Uint8Array(1_500_000).map((_, i) => (i * 7919) % 251);
       const form = new FormData();
       form.append('file', new Blob([fs.readFileSync(path.join(defaultModelDir, 'model.json'))]), 'model.json');
@@ -171,6 +173,8 @@ describe('model upload limits', function () {
         assert.equal(res.status, 413);
         assert.match((await json(res)).error, /over the 1048576-byte limit \(server\.maxUploadMB\)/);
       }
+      const seq = d.daemon.pipeline!.latest!.seq;
+      await waitUntil('frames still classified after the refusals', () => d.daemon.pipeline!.latest!.seq > seq);
       assert.equal((await fetch(d.base + '/healthz')).status, 200);
     } finally {
       await d.stop();

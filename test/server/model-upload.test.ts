@@ -13,6 +13,8 @@ describe('hostile model uploads (real daemon on a real clip)', function () {
 
   before(async () => {
     d = await startTestDaemon();
+    // Serving before anything is sent, so that "still serving" afterwards says something.
+    await waitUntil('the first classified frame', () => d.daemon.pipeline?.latest);
   });
   after(async () => {
     await d?.stop();
