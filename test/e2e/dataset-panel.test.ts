@@ -54,8 +54,9 @@ describe('dashboard dataset panel in a real headless Chromium', function () {
   });
 
   it('keeps frames while the burst button is held, and stops on release', async () => {
-    const box = (await page.locator('#dataset-burst').boundingBox())!;
-    await page.mouse.move(box.x + box.width / 2, box.y + box.height / 2);
+    // hover() scrolls the button into view first: the grid above it grows as thumbnails load, and
+    // a press at coordinates read before that can land beside the button.
+    await page.locator('#dataset-burst').hover();
     await page.mouse.down();
     await waitUntil('burst samples', () => files('seven').length >= 4);
     await page.mouse.up();
