@@ -5,6 +5,7 @@ import type { PreprocessContract } from '../vision/preprocess';
 import { tfjsModelOf, type LoadedModel } from '../model/model-package';
 import { probeInputs } from '../model/engine/probe-check';
 import { TfjsEngine } from '../model/engine/tfjs-engine';
+import { isNestedModel, walkLayers } from '../model/layer-graph';
 
 /**
  * The benchmark's reference loop (bench/reference/, PyTorch) must run the same network with the
@@ -59,7 +60,6 @@ export class ExportError extends Error {}
 const IDENTITY = new Set(['InputLayer', 'Dropout', 'SpatialDropout1D', 'SpatialDropout2D', 'GaussianNoise', 'GaussianDropout', 'AlphaDropout', 'RandomFlip', 'RandomRotation', 'RandomZoom', 'RandomTranslation', 'RandomContrast', 'RandomBrightness', 'RandomHeight', 'RandomWidth', 'RandomCrop']);
 const ACTIVATIONS = new Set(['linear', 'relu', 'relu6', 'sigmoid', 'tanh', 'elu', 'selu', 'softplus', 'softsign', 'swish', 'hardSigmoid', 'softmax']);
 
-type Sym = tf.SymbolicTensor;
 type Config = Record<string, unknown>;
 interface Value {
   name: string;
@@ -128,28 +128,14 @@ class Exporter {
     return floatBytes(this.chunks);
   }
 
-  /**
-   * The layers of a (possibly nested) model given the values its inputs stand for, in
-   * topological order. As in the ONNX converter, a layer can have several inbound nodes (a nested
-   * model's own and one per call), so each node whose inputs are known and outputs are not is
-   * the one exported.
-   */
+  /** The layers of a (possibly nested) model given the values its inputs stand for, in topological order (see walkLayers). */
   container(model: tf.LayersModel, inputs: Value[]): Value[] {
-    const values = new Map<number, Value>();
-    model.inputs.forEach((t, i) => values.set(t.id, inputs[i]));
-    for (const layer of model.layers) {
-      for (const node of layer.inboundNodes) {
-        if (!node.inputTensors.every((t: Sym) => values.has(t.id)) || node.outputTensors.every((t: Sym) => values.has(t.id))) continue;
-        const ins = node.inputTensors.map((t: Sym) => values.get(t.id)!);
-        const outs = 'layers' in layer && 'containerNodes' in layer ? this.container(layer as unknown as tf.LayersModel, ins) : [this.layer(layer, ins, node.outputTensors[0].shape)];
-        node.outputTensors.forEach((t: Sym, i: number) => values.set(t.id, outs[i]));
-      }
-    }
-    return model.outputs.map((t) => {
-      const v = values.get(t.id);
-      if (!v) throw new ExportError(`model ${model.name}: output ${t.name} is not reached from its input`);
-      return v;
-    });
+    return walkLayers(
+      model,
+      inputs,
+      (layer, ins, outTensors) => (isNestedModel(layer) ? this.container(layer as unknown as tf.LayersModel, ins) : [this.layer(layer, ins, outTensors[0].shape)]),
+      (message) => new ExportError(message),
+    );
   }
 
   private layer(layer: tf.layers.Layer, ins: Value[], shape: (number | null)[]): Value {

@@ -1,5 +1,6 @@
 import type * as tf from '@tensorflow/tfjs';
 import { OnnxGraph } from './onnx-graph';
+import { isNestedModel, walkLayers } from '../layer-graph';
 
 /** A TF.js layers model as ONNX: the bytes, and the layout of their input (NCHW: OpenCV's own). */
 export interface ConvertedModel {
@@ -48,29 +49,9 @@ export function convertLayersModel(model: tf.LayersModel): ConvertedModel {
   return { onnx, layout: 'nchw', layers: counter.layers };
 }
 
-/**
- * Converts the layers of a (possibly nested) model, given the values its inputs stand for.
- * Container.layers lists layers in topological order. A layer can have several inbound nodes
- * (a nested model has one from its own construction and one per call in an outer model, and
- * TF.js's Sequential does not record which belong to it), so the node converted is each one
- * whose inputs are all known here and whose outputs are not yet.
- */
+/** Converts the layers of a (possibly nested) model, given the values its inputs stand for. */
 function convertContainer(g: OnnxGraph, model: tf.LayersModel, inputs: Value[], counter: { layers: number }): Value[] {
-  const values = new Map<number, Value>();
-  model.inputs.forEach((t, i) => values.set(t.id, inputs[i]));
-  for (const layer of model.layers) {
-    for (const node of layer.inboundNodes) {
-      if (!node.inputTensors.every((t: Sym) => values.has(t.id)) || node.outputTensors.every((t: Sym) => values.has(t.id))) continue;
-      const ins = node.inputTensors.map((t: Sym) => values.get(t.id)!);
-      const outs = convertLayer(g, layer, ins, node.outputTensors, counter);
-      node.outputTensors.forEach((t: Sym, i: number) => values.set(t.id, outs[i]));
-    }
-  }
-  return model.outputs.map((t) => {
-    const v = values.get(t.id);
-    if (!v) throw new UnconvertibleError(`model ${model.name}: output ${t.name} is not reached from its input`);
-    return v;
-  });
+  return walkLayers(model, inputs, (layer, ins, outTensors) => convertLayer(g, layer, ins, outTensors, counter), (message) => new UnconvertibleError(message));
 }
 
 function convertLayer(g: OnnxGraph, layer: Layer, ins: Value[], outTensors: Sym[], counter: { layers: number }): Value[] {
@@ -83,7 +64,7 @@ function convertLayer(g: OnnxGraph, layer: Layer, ins: Value[], outTensors: Sym[
   const fail = (why: string): never => {
     throw new UnconvertibleError(`layer ${layer.name} (${cls}): ${why}`);
   };
-  if ('layers' in layer && 'containerNodes' in layer) return convertContainer(g, layer as unknown as tf.LayersModel, ins, counter);
+  if (isNestedModel(layer)) return convertContainer(g, layer as unknown as tf.LayersModel, ins, counter);
   if (IDENTITY.has(cls)) return [x];
   switch (cls) {
     case 'EdgesightKerasResizing':
