@@ -15,7 +15,7 @@ import { artifactsHandler, METADATA_JSON, MODEL_JSON, readPackageArtifacts } fro
 export interface LoadedModel {
   dir: string;
   format: 'layers-model' | 'graph-model' | 'onnx';
-  /** Absent only for an ONNX file. */
+  /** Absent for an ONNX file, and once a model served on OpenCV DNN has let its TF.js copy go (releaseTfjsModel). */
   model?: tf.LayersModel | tf.GraphModel;
   metadata: ModelMetadata;
   inputShape: [number, number, number];
@@ -135,6 +135,17 @@ function outputUnitsOf(model: tf.LayersModel | tf.GraphModel, file: string): num
 }
 
 /** The TF.js model of a package or Keras file; an ONNX file has none (only OpenCV DNN runs it). */
+/**
+ * Frees the TF.js copy of a model that OpenCV DNN serves: it was needed to convert the model and
+ * to check OpenCV's outputs, and nothing reads it after. Kept, it holds the weights in the WASM
+ * heap (which never shrinks) beside OpenCV's own copy, and the next hot-swap's load could not
+ * reuse that room, so the daemon's memory grew by the model at every swap.
+ */
+export function releaseTfjsModel(loaded: LoadedModel): void {
+  loaded.model?.dispose();
+  loaded.model = undefined;
+}
+
 export function tfjsModelOf(loaded: LoadedModel): tf.LayersModel | tf.GraphModel {
   if (!loaded.model) throw new ModelPackageError(loaded.dir, 'is an ONNX model: only the opencv engine runs it, TF.js cannot');
   return loaded.model;

@@ -8,7 +8,7 @@ import { selectBackend, type BackendChoice } from './backend';
 import { Classifier } from './classifier';
 import { selectEngine, type EngineOptions } from './engine/select-engine';
 import { MemoryBudget } from './memory-budget';
-import { loadModelPackage, type LoadedModel } from './model-package';
+import { loadModelPackage, releaseTfjsModel, type LoadedModel } from './model-package';
 import { serveOnPool, type PoolServing } from './pool/serve-on-pool';
 
 /**
@@ -70,6 +70,7 @@ export async function classifierFor(loaded: LoadedModel, engine: EngineOptions, 
   try {
     let selection = await selectEngine(loaded, engine, log);
     if (pool) selection = await serveOnPool(loaded, selection, pool, log);
+    if (selection.engine.name === 'opencv') releaseTfjsModel(loaded);
     classifier = new Classifier(loaded, selection.engine, selection.summary);
   } catch (err) {
     loaded.model?.dispose();

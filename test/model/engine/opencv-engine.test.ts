@@ -10,6 +10,7 @@ import { maxOutputDifference, probeInputs } from '../../../src/model/engine/prob
 import { selectEngine } from '../../../src/model/engine/select-engine';
 import { TfjsEngine } from '../../../src/model/engine/tfjs-engine';
 import { loadModelPackage, type LoadedModel } from '../../../src/model/model-package';
+import { classifierFor } from '../../../src/model/open-model';
 import { readImageFile } from '../../../src/vision/read-image';
 import { defaultModelDir, projectRoot } from '../../helpers/fixtures';
 
@@ -168,6 +169,34 @@ describe('OpenCV DNN engine: converted models against TF.js', function () {
     const d = await maxOutputDifference(reference, off, probes);
     assert.ok(d > 1e-4 && d < 3e-4, `difference ${d}`);
     loaded.model!.dispose();
+  });
+
+  it('the daemon lets the TF.js copy of a model served on OpenCV DNN go (its tensors freed), and keeps it for a model served on TF.js', async () => {
+    const silent = pino({ level: 'silent' });
+    const before = tf.memory().numTensors;
+    const onOpenCv = await classifierFor(await loadModelPackage(defaultModelDir), { preference: 'opencv', threads: 1 }, silent);
+    try {
+      assert.equal(onOpenCv.engine.name, 'opencv');
+      assert.equal(onOpenCv.loaded.model, undefined, 'the TF.js model is still held');
+      assert.equal(tf.memory().numTensors, before, 'the TF.js weights are still in the WASM heap');
+      const mat = await readImageFile(digits[0]);
+      try {
+        assert.equal(onOpenCv.classify(mat).scores.length, onOpenCv.loaded.outputUnits, 'the OpenCV engine serves without it');
+      } finally {
+        mat.release();
+      }
+    } finally {
+      onOpenCv.dispose();
+    }
+    const onTfjs = await classifierFor(await loadModelPackage(defaultModelDir), { preference: 'wasm', threads: 1 }, silent);
+    try {
+      assert.equal(onTfjs.engine.name, 'tfjs');
+      assert.ok(onTfjs.loaded.model, 'the model TF.js serves was let go');
+      assert.ok(tf.memory().numTensors > before);
+    } finally {
+      onTfjs.dispose();
+    }
+    assert.equal(tf.memory().numTensors, before);
   });
 });
 
