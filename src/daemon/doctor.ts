@@ -3,6 +3,7 @@ import type { Config } from '../config/schema';
 import { listCameras, type CameraDevice } from '../capture/cameras';
 import { currentBackend, selectBackend } from '../model/backend';
 import { selectEngine } from '../model/engine/select-engine';
+import { MemoryBudget } from '../model/memory-budget';
 import { loadModelPackage } from '../model/model-package';
 import { resolveModelDir } from '../model/open-model';
 import { PoolEngine } from '../model/pool/pool-engine';
@@ -10,6 +11,7 @@ import { planWorkers } from '../model/pool/pool-plan';
 import { poolFor, serveOnPool } from '../model/pool/serve-on-pool';
 import { silentLogger } from '../util/logger';
 import { errorMessage } from '../util/errors';
+import { readMemoryLimit, readUnitMemoryLimit } from '../util/memory-limit';
 import { cv } from '../vision/cv';
 
 export interface DoctorReport {
@@ -18,7 +20,14 @@ export interface DoctorReport {
   tfjs: { ok: boolean; backend?: string; version?: string; passedOver?: string[]; error?: string };
   cameras: CameraDevice[];
   model: { ok: boolean; path?: string; name?: string; labels?: number; input?: string; engine?: string; workers?: WorkersReport; error?: string };
+  memory: MemoryReport;
   source: string;
+}
+
+/** The memory limit the daemon runs under and what the configured model needs against it (estimates, docs/memory.md). */
+export interface MemoryReport {
+  limit?: { mb: number; file: string; whose: 'this process' | 'the running edgesight service' };
+  model?: { weightMB: number; startPeakMB: number; swapOverRssMB: number };
 }
 
 /** The inference workers pipeline.workers gives the model, and what each holds once it is loaded. */
@@ -36,6 +45,7 @@ export async function gatherReport(config: Config, options: { checkModel?: boole
     tfjs: { ok: false },
     cameras: listCameras(),
     model: { ok: false },
+    memory: { limit: applicableLimit() },
     source: config.source,
   };
   try {
@@ -70,12 +80,13 @@ export async function gatherReport(config: Config, options: { checkModel?: boole
             workers = { count: served.plan.workers, why: served.plan.why, perWorker: [] };
           }
           if (pool && selection.engine instanceof PoolEngine) {
-            const mb = (bytes: number) => Math.round((bytes / 1048576) * 10) / 10;
             workers.perWorker = (await pool.memory()).flatMap((w) => (w.memory ? [{ heapMB: mb(w.memory.heapUsed), externalMB: mb(w.memory.external), tensors: w.memory.tensors }] : []));
           }
         } finally {
           await pool?.stop();
         }
+        const needs = new MemoryBudget(config['model.backend']).estimates(loaded.weightBytes);
+        report.memory.model = { weightMB: mb(loaded.weightBytes), startPeakMB: mb(needs.startPeak), swapOverRssMB: mb(needs.swapOverRss) };
         report.model = { ok: true, path: loaded.dir, name: loaded.metadata.name, labels: loaded.metadata.labels.length, input: `${p.width}x${p.height}x${p.channels}`, engine: selection.summary, workers };
       } finally {
         loaded.model?.dispose();
@@ -85,6 +96,29 @@ export async function gatherReport(config: Config, options: { checkModel?: boole
     }
   }
   return report;
+}
+
+function mb(bytes: number): number {
+  return Math.round((bytes / 1048576) * 10) / 10;
+}
+
+/**
+ * The limit that binds the daemon: its own when systemd runs this process (the start-up report),
+ * else the running service's (doctor from a shell on the device), else this process's.
+ */
+function applicableLimit(): MemoryReport['limit'] {
+  const own = readMemoryLimit();
+  const service = process.env.INVOCATION_ID === undefined ? readUnitMemoryLimit('edgesight.service') : undefined;
+  const limit = service ?? own;
+  return limit && { mb: mb(limit.bytes), file: limit.file, whose: service ? 'the running edgesight service' : 'this process' };
+}
+
+function formatMemory(m: MemoryReport): string {
+  const need = m.model ? `; this model's ${m.model.weightMB} MB of weights: about ${Math.round(m.model.startPeakMB)} MB at start-up, and a hot-swap to it about ${Math.round(m.model.swapOverRssMB)} MB over the daemon's memory of that moment` : '';
+  if (!m.limit) return `memory   ok   no memory limit on this process or on a running edgesight service (the installed unit sets MemoryMax=1G)${need}`;
+  const fits = !m.model || m.model.startPeakMB <= m.limit.mb;
+  const advice = fits ? '' : ': over the limit, the daemon will refuse it at start; raise it with `sudo systemctl edit edgesight` ([Service] MemoryMax=) or use a smaller model';
+  return `memory   ${fits ? 'ok  ' : 'FAIL'} limit ${Math.round(m.limit.mb)} MB (${m.limit.whose}, ${m.limit.file})${need}${advice}`;
 }
 
 /** Reads the "Video I/O" section of OpenCV's build information: which capture backends were compiled in. */
@@ -113,6 +147,7 @@ export function formatReport(r: DoctorReport): string {
     `cameras  ${r.cameras.length ? 'ok  ' : 'none'} ${r.cameras.length ? r.cameras.map((c) => (c.path === c.node ? c.path : `${c.path} -> ${c.node}`)).join(', ') : 'no /dev/video* or /dev/v4l/by-id devices (source auto will use the demo scene)'}`,
     r.model.ok || r.model.error ? `model    ${mark(r.model.ok)} ${r.model.ok ? `${r.model.name} at ${r.model.path} (${r.model.input}, ${r.model.labels} labels), engine ${r.model.engine}` : r.model.error}` : '',
     r.model.ok && r.model.workers ? `workers  ok   ${formatWorkers(r.model.workers)}` : '',
+    formatMemory(r.memory),
     `source   ${r.source}`,
   ];
   if (fs.existsSync('/sys/firmware/devicetree/base/model')) {

@@ -78,6 +78,15 @@ export class MemoryBudget {
   }
 
   /**
+   * What a model of `weightBytes` needs, for a report: the daemon's peak when it starts with it,
+   * and what a hot-swap to it adds at its peak to the daemon's memory of that moment.
+   */
+  estimates(weightBytes: number): { startPeak: number; swapOverRss: number } {
+    const kind = costKind(this.preference);
+    return { startPeak: peak(START_COST[kind], weightBytes, STARTUP_RSS), swapOverRss: peak(SWAP_COST[kind], weightBytes, 0) };
+  }
+
+  /**
    * Throws a ModelPackageError naming `modelPath`'s model file when a hot-swap to it would not
    * fit. `workersBytes`: what the inference workers' copies of the candidate add (each worker
    * loads it beside the model it serves until all switch).

@@ -54,6 +54,20 @@ export function readMemoryLimit(where: CgroupLocations = {}): MemoryLimit | unde
   return tightest;
 }
 
+/**
+ * The memory limit systemd holds a running unit to (MemoryMax=), read from outside the unit: what
+ * `edgesight doctor` started from a shell reports for the service. Undefined when the unit's
+ * cgroup does not exist (the service is not running) or nothing up its tree limits it.
+ */
+export function readUnitMemoryLimit(unit: string, where: Pick<CgroupLocations, 'root'> = {}): MemoryLimit | undefined {
+  const root = where.root ?? '/sys/fs/cgroup';
+  const cgroupPath = `/system.slice/${unit}`;
+  const v2 = fs.existsSync(path.join(root, cgroupPath)) ? smallestUpward(root, cgroupPath, 'memory.max', 'cgroup v2') : undefined;
+  const v1Mount = path.join(root, 'memory');
+  const v1 = fs.existsSync(path.join(v1Mount, cgroupPath)) ? smallestUpward(v1Mount, cgroupPath, 'memory.limit_in_bytes', 'cgroup v1') : undefined;
+  return v1 && (!v2 || v1.bytes < v2.bytes) ? v1 : v2;
+}
+
 /** The smallest limit in `file` from the process's cgroup up to the mount's top. */
 function smallestUpward(mount: string, cgroupPath: string, file: string, version: MemoryLimit['version']): MemoryLimit | undefined {
   let dir = path.join(mount, cgroupPath);

@@ -1,6 +1,8 @@
 import { strict as assert } from 'node:assert';
 import { spawnSync } from 'node:child_process';
 import { cliPath, defaultModelDir, runCli, teachableMachineFixture, tempDir } from '../helpers/fixtures';
+import { formatReport, type DoctorReport } from '../../src/daemon/doctor';
+import { MemoryCgroup } from '../helpers/memory-cgroup';
 
 describe('edgesight info and doctor', function () {
   this.timeout(120_000);
@@ -57,6 +59,45 @@ describe('edgesight info and doctor', function () {
     assert.match(report.model.engine, /^(opencv|tfjs) \(auto: /);
     const text = runCli(['doctor'], { EDGESIGHT_MODEL_BACKEND: 'opencv' });
     assert.match(text.stdout, /model\s+ok .*engine opencv \(default threads; within/);
+  });
+
+  it('doctor run under a memory limit reports it, with what the model needs at start-up and on a hot-swap', async function () {
+    const limit = 700 * 1048576;
+    const group = MemoryCgroup.create(`edgesight-test-${process.pid}-doctor`, limit);
+    if ('unavailable' in group) {
+      console.log(`      skipped: needs a memory cgroup to run doctor under a real limit: ${group.unavailable}`);
+      return this.skip();
+    }
+    try {
+      // The shell moves itself into the cgroup, then becomes the CLI: doctor reads its own limit.
+      const script = `echo $$ > ${group.procsFile} && exec "$0" "$@"`;
+      const run = (extra: string[]) => spawnSync('sh', ['-c', script, process.execPath, cliPath, 'doctor', ...extra], { encoding: 'utf8', env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '/tmp', EDGESIGHT_CONFIG_SEARCH: '' }, timeout: 240_000 });
+      const text = run([]);
+      assert.equal(text.status, 0, text.stderr);
+      assert.match(text.stdout, new RegExp(`^memory   ok   limit 700 MB \\(this process, ${group.dir}/memory\\.limit_in_bytes\\); this model's 0\\.\\d MB of weights: about \\d+ MB at start-up, and a hot-swap to it about \\d+ MB over`, 'm'));
+      const json = JSON.parse(run(['--json']).stdout);
+      assert.deepEqual(json.memory.limit, { mb: 700, file: `${group.dir}/memory.limit_in_bytes`, whose: 'this process' });
+      assert.ok(json.memory.model.startPeakMB > 170 && json.memory.model.startPeakMB < 700, `start-up estimate ${json.memory.model.startPeakMB} MB`);
+    } finally {
+      await group.remove();
+    }
+  });
+
+  it('doctor says FAIL on memory, with the fix, when the model needs more at start-up than the limit', () => {
+    const report: DoctorReport = {
+      node: 'v20',
+      opencv: { ok: true, version: '4.6.0', videoBackends: {} },
+      tfjs: { ok: true, backend: 'wasm', version: '4' },
+      cameras: [],
+      model: { ok: true, path: '/models/cats', name: 'cats', labels: 2, input: '150x150x3', engine: 'opencv' },
+      memory: { limit: { mb: 1024, file: '/sys/fs/cgroup/system.slice/edgesight.service/memory.max', whose: 'the running edgesight service' }, model: { weightMB: 162, startPeakMB: 1623, swapOverRssMB: 1480 } },
+      source: 'auto',
+    };
+    const line = formatReport(report).split('\n').find((l) => l.startsWith('memory'));
+    assert.equal(
+      line,
+      "memory   FAIL limit 1024 MB (the running edgesight service, /sys/fs/cgroup/system.slice/edgesight.service/memory.max); this model's 162 MB of weights: about 1623 MB at start-up, and a hot-swap to it about 1480 MB over the daemon's memory of that moment: over the limit, the daemon will refuse it at start; raise it with `sudo systemctl edit edgesight` ([Service] MemoryMax=) or use a smaller model",
+    );
   });
 
   it('unknown commands and options exit 2 with one line', () => {

@@ -1,7 +1,7 @@
 import { strict as assert } from 'node:assert';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { readMemoryLimit } from '../../src/util/memory-limit';
+import { readMemoryLimit, readUnitMemoryLimit } from '../../src/util/memory-limit';
 import { tempDir } from '../helpers/fixtures';
 
 /** A fake /sys/fs/cgroup and /proc/self/cgroup: `files` maps paths under the root to contents. */
@@ -70,5 +70,26 @@ describe('readMemoryLimit (cgroup v1 and v2 from files)', () => {
   it("reads this machine's own limit without throwing", () => {
     const limit = readMemoryLimit();
     if (limit) assert.ok(limit.bytes > 0 && fs.existsSync(limit.file), JSON.stringify(limit));
+  });
+});
+
+describe('readUnitMemoryLimit (the service\'s limit, read by doctor from a shell)', () => {
+  it("reads the running unit's cgroup v2 memory.max, not the caller's", () => {
+    const where = fakeCgroups('0::/user.slice/user-1000.slice/session-2.scope\n', {
+      'user.slice/memory.max': 'max',
+      'system.slice/memory.max': 'max',
+      'system.slice/edgesight.service/memory.max': String(1024 * 1048576),
+    });
+    assert.deepEqual(readUnitMemoryLimit('edgesight.service', where), { bytes: 1073741824, file: path.join(where.root, 'system.slice/edgesight.service/memory.max'), version: 'cgroup v2' });
+  });
+
+  it('reads cgroup v1 memory.limit_in_bytes of the unit', () => {
+    const where = fakeCgroups('4:memory:/\n0::/\n', { 'memory/system.slice/edgesight.service/memory.limit_in_bytes': String(640 * 1048576), 'memory/memory.limit_in_bytes': '9223372036854771712' });
+    assert.equal(readUnitMemoryLimit('edgesight.service', where)?.bytes, 640 * 1048576);
+  });
+
+  it('says there is none when the unit is not running (no cgroup of its own), even under a limited parent', () => {
+    const where = fakeCgroups('0::/\n', { 'system.slice/memory.max': String(512 * 1048576) });
+    assert.equal(readUnitMemoryLimit('edgesight.service', where), undefined);
   });
 });
