@@ -85,7 +85,7 @@ export const configSchema = {
   'pipeline.workers': autoOrIntegerField(
     1,
     64,
-    'Inference workers for models on TF.js: each a thread with its own WASM backend and copy of the model, classifying a frame of its own (the newest when it becomes free; results still go out in capture order). 1: inference on the main thread. auto: one per core left after capture and the server (cores - 1), but 1 for a model whose inference takes under 4 ms (the hand-off costs more than it saves; the default model), when the copies of the model would take more than half the memory available, and on OpenCV DNN or tfjs-node, which already use every core through their own thread pools.',
+    'Inference workers for models on TF.js: each a thread with its own WASM backend and copy of the model, classifying a frame of its own (the newest when it becomes free; results still go out in capture order). 1: inference on the main thread. auto: one per core left after capture and the server (cores - 1), but 1 for a model whose inference takes under 4 ms (the hand-off costs more than it saves; the default model), when the copies of the model would take more than half the memory available, and on OpenCV DNN or tfjs-node, which already use every core through their own thread pools. Whatever the setting, a model whose workers\' copies would not fit under the memory limit (MemoryMax) stays on the main thread, and the log says so.',
   ),
   'pipeline.reportEverySeconds': numberField(10, 0, 3600, 'How often `run` logs throughput and the current decision; 0 turns it off.'),
 

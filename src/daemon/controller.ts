@@ -7,6 +7,7 @@ import { openResilientSource } from '../capture/select-source';
 import type { BackendChoice } from '../model/backend';
 import type { Classifier } from '../model/classifier';
 import { openClassifier } from '../model/open-model';
+import { MemoryBudget } from '../model/memory-budget';
 import type { InferencePool } from '../model/pool/inference-pool';
 import { poolFor, type PoolServing } from '../model/pool/serve-on-pool';
 import { DatasetService } from '../dataset/dataset-service';
@@ -104,7 +105,9 @@ export class DaemonController {
     // A swap cut short by a crash or power cut is completed or undone before anything is loaded.
     for (const note of store.recover()) modelLog.warn(`model store: ${note}`);
     this.pool = poolFor(config['pipeline.workers'], log.child({ component: 'pool' }));
-    const serving = (onFailure: PoolServing['onFailure']): PoolServing | undefined => (this.pool ? { pool: this.pool, setting: config['pipeline.workers'], onFailure } : undefined);
+    const memory = new MemoryBudget(config['model.backend']);
+    const serving = (onFailure: PoolServing['onFailure']): PoolServing | undefined =>
+      this.pool ? { pool: this.pool, setting: config['pipeline.workers'], onFailure, memoryRoom: () => memory.room() } : undefined;
     const { classifier, backend } = await openClassifier(config, modelLog, this.startupModelDirs(store), serving('in-process'));
     this.classifier = classifier;
     this.backend = backend;

@@ -124,10 +124,10 @@ export class ModelHandoff {
 
   /**
    * What the inference workers would add at the swap: each loads its own copy of a TF.js model.
-   * Counted when the model goes to them (model.backend wasm or cpu with more than one worker).
-   * On auto the engine is chosen only after loading: most models convert and run in-process on
-   * OpenCV DNN, so the workers are not counted there (a model that does not convert and is
-   * slow enough for the workers is then under-estimated by their copies).
+   * Counted here when the model goes to them (model.backend wasm or cpu with more than one
+   * worker). On auto the engine is chosen only after loading (most models convert and run
+   * in-process on OpenCV DNN): there the pool itself keeps a TF.js model on the main thread when
+   * the workers' copies would not fit under the limit (PoolServing.memoryRoom).
    */
   private workersBytesFor(weightBytes: number): number {
     const pool = this.options.pool;

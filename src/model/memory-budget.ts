@@ -72,6 +72,12 @@ export class MemoryBudget {
     this.underSystemd = options.underSystemd ?? process.env.INVOCATION_ID !== undefined;
   }
 
+  /** What may still be taken now under the limit, headroom kept (undefined: no limit). */
+  room(): number | undefined {
+    const limit = this.limit();
+    return limit && limit.bytes - HEADROOM_BYTES - this.rss();
+  }
+
   /** The estimated peak of a hot-swap to a model of `weightBytes` beside the one serving now. */
   swapPeak(weightBytes: number, rssNow = this.rss()): number {
     return peak(SWAP_COST[costKind(this.preference)], weightBytes, rssNow);

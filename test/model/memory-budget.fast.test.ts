@@ -72,6 +72,12 @@ describe('MemoryBudget: a model whose load would pass the memory limit is refuse
     new MemoryBudget('auto', { limit: () => undefined, rss: () => rss }).checkSwap('/m', 4096 * MB);
   });
 
+  it('gives the room left under the limit less the headroom and what the process holds now, and none without a limit', () => {
+    const budget = new MemoryBudget('auto', { limit: () => serviceLimit(1024), rss: () => 300 * MB });
+    assert.equal(budget.room(), 1024 * MB - HEADROOM_BYTES - 300 * MB);
+    assert.equal(new MemoryBudget('auto', { limit: () => undefined, rss: () => 300 * MB }).room(), undefined);
+  });
+
   it('counts the inference workers\' copies of the candidate when they load it too', () => {
     const weights = 60 * MB;
     const budget = new MemoryBudget('wasm', { limit: () => serviceLimit(1024), rss: () => 190 * MB });

@@ -11,6 +11,7 @@ import { openPackage } from '../../../src/model/open-model';
 import { directorySaveHandler } from '../../../src/model/package-io';
 import { InferencePool } from '../../../src/model/pool/inference-pool';
 import { PoolEngine } from '../../../src/model/pool/pool-engine';
+import { workerBytesFor } from '../../../src/model/pool/pool-plan';
 import { serveOnPool } from '../../../src/model/pool/serve-on-pool';
 import { ModelPackageError } from '../../../src/util/errors';
 import { silentLogger } from '../../../src/util/logger';
@@ -120,6 +121,26 @@ describe('InferencePool (real worker threads, TF.js WASM in each)', function () 
     assert.deepEqual(memory.map((w) => w.memory?.models), [1, 1], 'the refused model was left in a worker');
     serving.engine.dispose();
     serving.loaded.model?.dispose();
+  });
+
+  it("keeps a TF.js model on the main thread when the workers' copies would not fit under the memory limit, saying so; with room it goes to the workers", async () => {
+    const pool = newPool(2);
+    const loaded = await loadModelPackage(teachableMachineFixture);
+    try {
+      const need = 2 * workerBytesFor(loaded.weightBytes);
+      const tight = await serveOnPool(loaded, await selectEngine(loaded, engineOptions), { pool, setting: 2, onFailure: 'refuse', memoryRoom: () => need - 1 });
+      assert.equal(tight.plan.workers, 1);
+      assert.equal(tight.engine.name, 'tfjs');
+      assert.ok(!(tight.engine instanceof PoolEngine), 'the model went to the workers');
+      assert.match(tight.summary, /1 worker: 2 workers would take ~\d+ MB \(each its own copy of the model\), more than the \d+ MB left under the memory limit$/);
+      assert.deepEqual(pool.status().workers.map((w) => w.models.length).filter((n) => n > 0), [], 'a worker loaded the model');
+      const roomy = await serveOnPool(loaded, await selectEngine(loaded, engineOptions), { pool, setting: 2, onFailure: 'refuse', memoryRoom: () => need });
+      assert.ok(roomy.engine instanceof PoolEngine, roomy.summary);
+      assert.equal(roomy.plan.workers, 2);
+      roomy.engine.dispose();
+    } finally {
+      loaded.model?.dispose();
+    }
   });
 
   it('loads a new model in every worker before it can be used, and drops the old one only after its last run', async () => {
