@@ -134,7 +134,6 @@ function outputUnitsOf(model: tf.LayersModel | tf.GraphModel, file: string): num
   return units;
 }
 
-/** The TF.js model of a package or Keras file; an ONNX file has none (only OpenCV DNN runs it). */
 /**
  * Frees the TF.js copy of a model that OpenCV DNN serves: it was needed to convert the model and
  * to check OpenCV's outputs, and nothing reads it after. Kept, it holds the weights in the WASM
@@ -146,6 +145,7 @@ export function releaseTfjsModel(loaded: LoadedModel): void {
   loaded.model = undefined;
 }
 
+/** The TF.js model of a package or Keras file; an ONNX file has none (only OpenCV DNN runs it). */
 export function tfjsModelOf(loaded: LoadedModel): tf.LayersModel | tf.GraphModel {
   if (!loaded.model) throw new ModelPackageError(loaded.dir, 'is an ONNX model: only the opencv engine runs it, TF.js cannot');
   return loaded.model;

@@ -6,7 +6,10 @@ import { errorMessage, ModelPackageError } from '../util/errors';
 import type { Logger } from '../util/logger';
 import { selectBackend, type BackendChoice } from './backend';
 import { Classifier } from './classifier';
-import { selectEngine, type EngineOptions } from './engine/select-engine';
+import { bareModelFileOf } from './bare-model-contract';
+import { convertInChild, removeConversion } from './engine/convert-in-child';
+import { engineFromConversion, selectEngine, type EngineOptions } from './engine/select-engine';
+import { isOnnxFileName } from './formats/onnx-file';
 import { MemoryBudget } from './memory-budget';
 import { loadModelPackage, releaseTfjsModel, type LoadedModel } from './model-package';
 import { serveOnPool, type PoolServing } from './pool/serve-on-pool';
@@ -52,11 +55,53 @@ export async function openClassifier(config: Config, log: Logger, candidates: st
 
 /** Loads a package (or Keras or ONNX file) into a classifier on its engine, warmed up; says which defaults a bare model file took. */
 export async function openPackage(dir: string, engine: EngineOptions, log: Logger, pool?: PoolServing): Promise<Classifier> {
+  const converted = await openConverted(dir, engine, log);
+  if (converted) return converted;
   const loaded = await loadModelPackage(dir);
-  // A bare Keras file says nothing of labels or preprocessing: say which defaults were taken.
+  sayDefaults(loaded, log);
+  return classifierFor(loaded, engine, log, pool);
+}
+
+/** A bare Keras or ONNX file says nothing of labels or preprocessing: says which defaults were taken. */
+function sayDefaults(loaded: LoadedModel, log: Logger): void {
   if (loaded.keras) log.info({ model: loaded.dir, format: loaded.keras.format, keras: loaded.keras.kerasVersion }, `model: ${loaded.dir} (Keras ${loaded.keras.kerasVersion}): ${loaded.keras.notes.join('; ') || 'labels and preprocessing from beside the file'}`);
   if (loaded.onnx) log.info({ model: loaded.dir, format: 'onnx' }, `model: ${loaded.dir} (ONNX, ${loaded.onnx.layout.toUpperCase()} input): ${loaded.onnx.notes.join('; ') || 'labels and preprocessing from beside the file'}`);
-  return classifierFor(loaded, engine, log, pool);
+}
+
+/**
+ * With model.backend auto or opencv, a TF.js package or Keras file is converted in a child
+ * process (convertInChild) and served on OpenCV DNN without this process ever loading it into
+ * TF.js. Undefined when that does not work out for any reason (the model does not convert, does
+ * not pass the check, TF.js is the faster): the caller loads it here and decides as before.
+ */
+async function openConverted(dir: string, engine: EngineOptions, log: Logger): Promise<Classifier | undefined> {
+  if (engine.preference !== 'auto' && engine.preference !== 'opencv') return undefined;
+  const file = bareModelFileOf(path.resolve(dir));
+  if (file && isOnnxFileName(file)) return undefined;
+  const conversion = await convertInChild(dir, engine.preference);
+  if (!conversion.ok) {
+    log.debug({ model: dir, reason: conversion.why }, `model: not readied for OpenCV DNN in a separate process (${conversion.why}); loading it here`);
+    return undefined;
+  }
+  let selection: Awaited<ReturnType<typeof engineFromConversion>>;
+  try {
+    selection = await engineFromConversion(conversion, engine, log);
+  } finally {
+    await removeConversion(conversion);
+  }
+  if ('notServed' in selection) {
+    log.debug({ model: dir, reason: selection.notServed }, `model: not served on OpenCV DNN as converted in a separate process (${selection.notServed}); loading it here`);
+    return undefined;
+  }
+  sayDefaults(conversion.model, log);
+  const classifier = new Classifier(conversion.model, selection.engine, selection.summary);
+  try {
+    classifier.warmUp();
+    return classifier;
+  } catch (err) {
+    classifier.dispose();
+    throw err;
+  }
 }
 
 /**

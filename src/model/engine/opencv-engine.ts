@@ -22,6 +22,11 @@ export async function readOnnxNet(onnx: Uint8Array): Promise<Net> {
   }
 }
 
+/** Reads an ONNX file into OpenCV DNN, on the libuv pool. */
+export function readOnnxNetFile(file: string): Promise<Net> {
+  return cv.readNetFromONNXAsync(file);
+}
+
 /**
  * Sets OpenCV's own thread pool size, which DNN layers use (0: OpenCV's default, every core).
  * Process-wide: the last call wins.

@@ -27,13 +27,18 @@ export function probeInputs(elements: number, range: readonly [number, number], 
  * probes, each run alone and then all in one batch on the candidate (so batching is checked too).
  */
 export async function maxOutputDifference(reference: InferenceEngine, candidate: InferenceEngine, probes: readonly Float32Array[]): Promise<number> {
+  return maxDifferenceFrom(
+    probes.map((probe) => reference.run(probe, 1).slice()),
+    candidate,
+    probes,
+  );
+}
+
+/** maxOutputDifference against outputs the reference gave elsewhere (in another process), one per probe. */
+export async function maxDifferenceFrom(expected: readonly Float32Array[], candidate: InferenceEngine, probes: readonly Float32Array[]): Promise<number> {
+  if (expected.length !== probes.length) return Infinity;
   let max = 0;
-  const expected: Float32Array[] = [];
-  for (const probe of probes) {
-    const want = reference.run(probe, 1).slice();
-    expected.push(want);
-    max = Math.max(max, difference(want, await candidate.runAsync(probe, 1)));
-  }
+  for (let i = 0; i < probes.length; i++) max = Math.max(max, difference(expected[i], await candidate.runAsync(probes[i], 1)));
   const batch = new Float32Array(probes.reduce((n, p) => n + p.length, 0));
   probes.forEach((p, i) => batch.set(p, i * p.length));
   const got = await candidate.runAsync(batch, probes.length);

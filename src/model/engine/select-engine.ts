@@ -7,8 +7,9 @@ import { ModelPackageError } from '../../util/errors';
 import { convertLayersModel, UnconvertibleError } from '../onnx/convert-layers';
 import { transposeInput } from '../onnx/transpose-input';
 import type { EngineName, InferenceEngine } from './inference-engine';
-import { OpenCvEngine, readOnnxNet, setOpenCvThreads } from './opencv-engine';
-import { MAX_OUTPUT_DIFFERENCE, maxOutputDifference, probeInputs, timeEngine } from './probe-check';
+import type { ChildConversion } from './convert-in-child';
+import { OpenCvEngine, readOnnxNet, readOnnxNetFile, setOpenCvThreads } from './opencv-engine';
+import { MAX_OUTPUT_DIFFERENCE, maxDifferenceFrom, maxOutputDifference, probeInputs, timeEngine } from './probe-check';
 import { TfjsEngine } from './tfjs-engine';
 
 /** The engine serving a model and, in one sentence, why (shown by info, doctor, /api/status and the log). */
@@ -62,18 +63,68 @@ export async function selectEngine(loaded: LoadedModel, options: EngineOptions, 
   } catch (err) {
     return stay(`OpenCV DNN failed on the probe inputs: ${errorMessage(err)}`);
   }
-  const diff = difference.toExponential(1);
-  if (!(difference <= MAX_OUTPUT_DIFFERENCE)) return stay(`OpenCV DNN's outputs differ from TF.js's by ${diff} on the probe inputs (limit ${MAX_OUTPUT_DIFFERENCE})`);
-  const threads = options.threads > 0 ? `${options.threads} thread${options.threads > 1 ? 's' : ''}` : 'default threads';
-  if (options.preference === 'opencv') {
-    log?.info({ model: loaded.dir, engine: 'opencv', maxDifference: difference }, `model: on OpenCV DNN (${threads}), outputs within ${diff} of TF.js`);
-    return { engine: opencv, summary: `opencv (${threads}; within ${diff} of TF.js)` };
-  }
+  if (!(difference <= MAX_OUTPUT_DIFFERENCE)) return stay(differenceTooLarge(difference));
+  if (options.preference === 'opencv') return onOpenCv(loaded.dir, opencv, difference, options, log);
   const ms: Record<EngineName, number> = { tfjs: await timeEngine(tfjs, probes[0]), opencv: await timeEngine(opencv, probes[0]) };
-  const winner: EngineName = ms.opencv < ms.tfjs ? 'opencv' : 'tfjs';
-  const times = `opencv ${ms.opencv.toFixed(2)} ms (${threads}), tfjs ${ms.tfjs.toFixed(2)} ms per inference`;
-  log?.info({ model: loaded.dir, engine: winner, opencvMs: ms.opencv, tfjsMs: ms.tfjs, maxDifference: difference }, `model: on ${winner === 'opencv' ? 'OpenCV DNN' : 'TF.js'}, the faster: ${times}; OpenCV within ${diff} of TF.js`);
-  return { engine: winner === 'opencv' ? opencv : tfjs, summary: `${winner} (auto: ${times}; within ${diff})` };
+  return fasterOf(loaded.dir, { tfjs, opencv }, ms, difference, options, log);
+}
+
+/**
+ * The OpenCV DNN engine for a model the conversion process readied (convertInChild): its ONNX
+ * read here, checked against the outputs TF.js gave there on the same probe inputs and, with
+ * auto, timed against TF.js's time there. `notServed` says why not otherwise: the caller then
+ * loads the model here and selectEngine decides as always, logging why.
+ */
+export async function engineFromConversion(conversion: ChildConversion, options: EngineOptions, log?: Logger): Promise<EngineSelection | { notServed: string }> {
+  const loaded = conversion.model;
+  setOpenCvThreads(options.threads);
+  let opencv: OpenCvEngine;
+  try {
+    opencv = new OpenCvEngine(await readOnnxNetFile(conversion.onnxFile), loaded.inputShape, loaded.outputUnits);
+  } catch (err) {
+    return { notServed: `OpenCV DNN could not read the converted model: ${errorMessage(err)}` };
+  }
+  const [h, w, c] = loaded.inputShape;
+  const probes = probeInputs(h * w * c, loaded.metadata.preprocess.range);
+  let notServed: string | undefined;
+  try {
+    const difference = await maxDifferenceFrom(conversion.expected, opencv, probes);
+    if (!(difference <= MAX_OUTPUT_DIFFERENCE)) notServed = differenceTooLarge(difference);
+    else if (options.preference === 'opencv') return onOpenCv(loaded.dir, opencv, difference, options, log);
+    else {
+      const ms: Record<EngineName, number> = { tfjs: conversion.tfjsMs ?? Infinity, opencv: await timeEngine(opencv, probes[0]) };
+      if (ms.opencv < ms.tfjs) return fasterOf(loaded.dir, { opencv }, ms, difference, options, log);
+      notServed = `TF.js is the faster (${ms.tfjs.toFixed(2)} ms against ${ms.opencv.toFixed(2)} ms per inference)`;
+    }
+  } catch (err) {
+    notServed = `OpenCV DNN failed on the probe inputs: ${errorMessage(err)}`;
+  }
+  opencv.dispose();
+  return { notServed };
+}
+
+function differenceTooLarge(difference: number): string {
+  return `OpenCV DNN's outputs differ from TF.js's by ${difference.toExponential(1)} on the probe inputs (limit ${MAX_OUTPUT_DIFFERENCE})`;
+}
+
+function threadsOf(options: EngineOptions): string {
+  return options.threads > 0 ? `${options.threads} thread${options.threads > 1 ? 's' : ''}` : 'default threads';
+}
+
+/** model.backend opencv: OpenCV DNN, once its outputs passed the check. */
+function onOpenCv(dir: string, opencv: OpenCvEngine, difference: number, options: EngineOptions, log?: Logger): EngineSelection {
+  const diff = difference.toExponential(1);
+  log?.info({ model: dir, engine: 'opencv', maxDifference: difference }, `model: on OpenCV DNN (${threadsOf(options)}), outputs within ${diff} of TF.js`);
+  return { engine: opencv, summary: `opencv (${threadsOf(options)}; within ${diff} of TF.js)` };
+}
+
+/** model.backend auto: the faster of the two by `ms` (only OpenCV DNN is given when it is the faster). */
+function fasterOf(dir: string, engines: { tfjs?: InferenceEngine; opencv: OpenCvEngine }, ms: Record<EngineName, number>, difference: number, options: EngineOptions, log?: Logger): EngineSelection {
+  const diff = difference.toExponential(1);
+  const winner: EngineName = ms.opencv < ms.tfjs || !engines.tfjs ? 'opencv' : 'tfjs';
+  const times = `opencv ${ms.opencv.toFixed(2)} ms (${threadsOf(options)}), tfjs ${ms.tfjs.toFixed(2)} ms per inference`;
+  log?.info({ model: dir, engine: winner, opencvMs: ms.opencv, tfjsMs: ms.tfjs, maxDifference: difference }, `model: on ${winner === 'opencv' ? 'OpenCV DNN' : 'TF.js'}, the faster: ${times}; OpenCV within ${diff} of TF.js`);
+  return { engine: winner === 'opencv' ? engines.opencv : engines.tfjs!, summary: `${winner} (auto: ${times}; within ${diff})` };
 }
 
 /**

@@ -1,5 +1,6 @@
 import * as assert from 'node:assert/strict';
 import * as fs from 'node:fs';
+import * as os from 'node:os';
 import * as path from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import pino from 'pino';
@@ -10,15 +11,17 @@ import { maxOutputDifference, probeInputs } from '../../../src/model/engine/prob
 import { selectEngine } from '../../../src/model/engine/select-engine';
 import { TfjsEngine } from '../../../src/model/engine/tfjs-engine';
 import { loadModelPackage, type LoadedModel } from '../../../src/model/model-package';
-import { classifierFor } from '../../../src/model/open-model';
+import { classifierFor, openPackage } from '../../../src/model/open-model';
+import { directorySaveHandler } from '../../../src/model/package-io';
 import { readImageFile } from '../../../src/vision/read-image';
-import { defaultModelDir, projectRoot } from '../../helpers/fixtures';
+import { defaultModelDir, projectRoot, tempDir } from '../../helpers/fixtures';
 
 const fixtures = path.join(projectRoot, 'test', 'fixtures');
 const kerasInputs = path.join(fixtures, 'keras-models', 'inputs');
 const digits = fs.readdirSync(kerasInputs).filter((f) => f.startsWith('digit_')).map((f) => path.join(kerasInputs, f));
 const rgb = fs.readdirSync(kerasInputs).filter((f) => f.startsWith('rgb_')).map((f) => path.join(kerasInputs, f));
-const tmSamples = path.join(fixtures, 'teachable-machine-2019', 'samples');
+const tmDir = path.join(fixtures, 'teachable-machine-2019');
+const tmSamples = path.join(tmDir, 'samples');
 const tmImages = fs.readdirSync(tmSamples).flatMap((label) => fs.readdirSync(path.join(tmSamples, label)).map((f) => path.join(tmSamples, label, f)));
 
 /** A logger whose lines the test can read. */
@@ -169,6 +172,50 @@ describe('OpenCV DNN engine: converted models against TF.js', function () {
     const d = await maxOutputDifference(reference, off, probes);
     assert.ok(d > 1e-4 && d < 3e-4, `difference ${d}`);
     loaded.model!.dispose();
+  });
+
+  it('the daemon serves a converted model on OpenCV DNN without loading it into its own TF.js (converted in a child process), with the scores TF.js gives', async () => {
+    const started = Date.now() - 1000;
+    const before = tf.memory();
+    const { log, lines } = recordingLogger();
+    const classifier = await openPackage(tmDir, { preference: 'auto', threads: 1 }, log);
+    try {
+      assert.equal(classifier.engine.name, 'opencv', classifier.engineSummary);
+      assert.match(classifier.engineSummary, /^opencv \(auto: opencv [\d.]+ ms \(1 thread\), tfjs [\d.]+ ms per inference; within /);
+      assert.equal(classifier.loaded.model, undefined);
+      assert.equal(tf.memory().numTensors, before.numTensors, 'tensors were made in this process');
+      assert.equal(tf.memory().numBytes, before.numBytes, "the weights came into this process's TF.js");
+      assert.ok(lines.some((l) => l.engine === 'opencv' && typeof l.tfjsMs === 'number'), 'no log line with both times');
+      const reference = new Classifier(await loadModelPackage(tmDir));
+      try {
+        const files = tmImages.slice(0, 4);
+        const inputs = await valuesOf(reference, files);
+        for (const [i, x] of inputs.entries()) assert.ok(maxDiff(classifier.scoresFor(x), reference.scoresFor(x)) <= 1e-4, `${files[i]}: scores differ from TF.js's`);
+      } finally {
+        reference.dispose();
+      }
+    } finally {
+      classifier.dispose();
+    }
+    assert.ok(!fs.readdirSync(os.tmpdir()).some((n) => n.startsWith('edgesight-onnx-') && fs.statSync(path.join(os.tmpdir(), n)).mtimeMs >= started), 'the converted ONNX file was left in the temporary directory');
+  });
+
+  it('the daemon loads a model that does not convert here and serves it on TF.js, saying why', async () => {
+    const dir = tempDir('edgesight-unconvertible-');
+    const model = tf.sequential({ layers: [tf.layers.conv2d({ inputShape: [8, 8, 1], filters: 2, kernelSize: 3 }), tf.layers.layerNormalization(), tf.layers.flatten(), tf.layers.dense({ units: 2, activation: 'softmax' })] });
+    await model.save(directorySaveHandler(dir));
+    model.dispose();
+    fs.writeFileSync(path.join(dir, 'metadata.json'), JSON.stringify({ name: 'ln', version: '1', labels: ['a', 'b'] }));
+    const { log, lines } = recordingLogger();
+    const classifier = await openPackage(dir, { preference: 'auto', threads: 1 }, log);
+    try {
+      assert.equal(classifier.engine.name, 'tfjs');
+      assert.match(classifier.engineSummary, /not convertible to ONNX: layer .*LayerNormalization/);
+      assert.ok(lines.some((l) => /stays on TF\.js: not convertible to ONNX/.test(String(l.msg))), 'no log line says why');
+      assert.ok(classifier.loaded.model, 'the TF.js model serving it was let go');
+    } finally {
+      classifier.dispose();
+    }
   });
 
   it('the daemon lets the TF.js copy of a model served on OpenCV DNN go (its tensors freed), and keeps it for a model served on TF.js', async () => {
