@@ -27,12 +27,22 @@ export function readOnnxNetFile(file: string): Promise<Net> {
   return cv.readNetFromONNXAsync(file);
 }
 
+/** The thread count last given to OpenCV (0: its default, which it starts with). */
+let appliedThreads = 0;
+
 /**
  * Sets OpenCV's own thread pool size, which DNN layers use (0: OpenCV's default, every core).
- * Process-wide: the last call wins.
+ * Process-wide: the last call wins. cv.setNumThreads tears the pool (TBB's arena here) down and
+ * builds it again at every call, under any parallel work in flight on another thread: called at
+ * a hot-swap while the serving model ran forwardAsync, it crashed the daemon (SIGSEGV in libtbb).
+ * So OpenCV is told only of a change, which in the daemon means at most once, at start, before
+ * capture and inference begin (model.threads does not change while it runs).
  */
 export function setOpenCvThreads(threads: number): void {
-  cv.setNumThreads(threads > 0 ? threads : -1);
+  const wanted = threads > 0 ? threads : 0;
+  if (wanted === appliedThreads) return;
+  appliedThreads = wanted;
+  cv.setNumThreads(wanted > 0 ? wanted : -1);
 }
 
 /**

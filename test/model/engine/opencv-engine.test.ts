@@ -1,4 +1,5 @@
 import * as assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
@@ -172,6 +173,15 @@ describe('OpenCV DNN engine: converted models against TF.js', function () {
     const d = await maxOutputDifference(reference, off, probes);
     assert.ok(d > 1e-4 && d < 3e-4, `difference ${d}`);
     loaded.model!.dispose();
+  });
+
+  it('applying model.threads again while a model runs on OpenCV DNN (as every hot-swap does) does not crash the process', () => {
+    // Before the fix each call rebuilt OpenCV's TBB pool under the running forward: SIGSEGV within a second or two.
+    const child = spawnSync(process.execPath, [path.join(__dirname, 'threads-child.js'), tmDir, '3000'], { encoding: 'utf8', timeout: 60_000 });
+    assert.equal(child.signal, null, `the process died of ${child.signal}`);
+    assert.equal(child.status, 0, child.stderr);
+    const runs = Number(/runs (\d+)/.exec(child.stdout)?.[1]);
+    assert.ok(runs > 10, `only ${runs} inferences ran`);
   });
 
   it('the daemon serves a converted model on OpenCV DNN without loading it into its own TF.js (converted in a child process), with the scores TF.js gives', async () => {
