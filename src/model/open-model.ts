@@ -94,14 +94,7 @@ async function openConverted(dir: string, engine: EngineOptions, log: Logger): P
     return undefined;
   }
   sayDefaults(conversion.model, log);
-  const classifier = new Classifier(conversion.model, selection.engine, selection.summary);
-  try {
-    classifier.warmUp();
-    return classifier;
-  } catch (err) {
-    classifier.dispose();
-    throw err;
-  }
+  return warmedUp(new Classifier(conversion.model, selection.engine, selection.summary));
 }
 
 /**
@@ -121,6 +114,11 @@ export async function classifierFor(loaded: LoadedModel, engine: EngineOptions, 
     loaded.model?.dispose();
     throw err;
   }
+  return warmedUp(classifier);
+}
+
+/** The classifier after one warm-up run; disposed if that fails. */
+function warmedUp(classifier: Classifier): Classifier {
   try {
     classifier.warmUp();
     return classifier;
