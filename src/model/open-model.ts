@@ -79,6 +79,8 @@ async function openConverted(dir: string, engine: EngineOptions, log: Logger): P
   const file = bareModelFileOf(path.resolve(dir));
   if (file && isOnnxFileName(file)) return undefined;
   const conversion = await convertInChild(dir, engine.preference);
+  // Killed: the same load here would take the daemon, and the model it serves, down with it.
+  if (!conversion.ok && conversion.fatal) throw new ModelPackageError(path.resolve(dir), conversion.why);
   if (!conversion.ok) {
     log.debug({ model: dir, reason: conversion.why }, `model: not readied for OpenCV DNN in a separate process (${conversion.why}); loading it here`);
     return undefined;

@@ -39,6 +39,14 @@ async function convert(request: ConversionRequest): Promise<ConversionAnswer> {
   }
 }
 
+// Should the device run short of memory meanwhile, the kernel is to end this process, not the
+// daemon (raising one's own OOM score needs no privilege); the daemon then loads the model itself.
+try {
+  fs.writeFileSync('/proc/self/oom_score_adj', '1000');
+} catch {
+  // not Linux, or /proc not mounted
+}
+
 process.once('message', (request: ConversionRequest) => {
   void convert(request)
     .catch((err: unknown): ConversionAnswer => ({ ok: false, why: errorMessage(err) }))

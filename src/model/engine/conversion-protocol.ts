@@ -23,5 +23,9 @@ export type ConversionAnswer =
       /** TF.js's median ms per inference on the first probe (auto only). */
       tfjsMs?: number;
     }
-  /** Not readied: the daemon loads the model itself and finds out (and says) why. */
-  | { ok: false; why: string };
+  /**
+   * Not readied: the daemon loads the model itself and finds out (and says) why, unless `fatal`:
+   * the process was killed (by the kernel at the memory limit, most likely, or at its deadline),
+   * and the same load in the daemon would take the daemon down with it.
+   */
+  | { ok: false; why: string; fatal?: boolean };

@@ -4,6 +4,12 @@ import * as path from 'node:path';
 import type { BackendPreference } from '../../config/backend-preference';
 import { ONNX_DIR_PREFIX, type ConversionAnswer, type ConversionRequest } from './conversion-protocol';
 
+/**
+ * The conversion process's script. Tests point it at one that dies; production never changes
+ * it, so the seam costs nothing.
+ */
+export const conversionProcess = { script: path.join(__dirname, 'conversion-process.js') };
+
 /** How long the conversion process may take (a large Keras file on a Pi included). */
 const CONVERSION_TIMEOUT_MS = 180_000;
 
@@ -22,21 +28,28 @@ export function convertInChild(dir: string, preference: BackendPreference): Prom
     let answer: ConversionAnswer | undefined;
     let child: ReturnType<typeof fork>;
     try {
-      // The compiled .js beside this file; no inherited debugger or test-runner flags.
-      child = fork(path.join(__dirname, 'conversion-process.js'), [], { stdio: ['ignore', 'ignore', 'pipe', 'ipc'], execArgv: [], serialization: 'advanced' });
+      // No inherited debugger or test-runner flags.
+      child = fork(conversionProcess.script, [], { stdio: ['ignore', 'ignore', 'pipe', 'ipc'], execArgv: [], serialization: 'advanced' });
     } catch (err) {
       return resolve({ ok: false, why: `could not start the conversion process: ${(err as Error).message}` });
     }
     let stderrTail = '';
     child.stderr?.on('data', (chunk: Buffer) => (stderrTail = (stderrTail + chunk.toString('utf8')).slice(-500)));
-    const deadline = setTimeout(() => child.kill('SIGKILL'), CONVERSION_TIMEOUT_MS);
+    let timedOut = false;
+    const deadline = setTimeout(() => {
+      timedOut = true;
+      child.kill('SIGKILL');
+    }, CONVERSION_TIMEOUT_MS);
     child.once('message', (message) => (answer = message as ConversionAnswer));
     child.once('error', (err) => {
       answer ??= { ok: false, why: `the conversion process failed: ${err.message}` };
     });
     child.once('exit', (code, signal) => {
       clearTimeout(deadline);
-      resolve(answer ?? { ok: false, why: `the conversion process ended without an answer (${signal ?? `exit code ${code}`})${stderrTail.trim() ? `: ${stderrTail.trim().split('\n').pop()}` : ''}` });
+      if (answer) return resolve(answer);
+      if (timedOut) return resolve({ ok: false, fatal: true, why: `its conversion for OpenCV DNN did not finish within ${CONVERSION_TIMEOUT_MS / 1000} s` });
+      if (signal === 'SIGKILL') return resolve({ ok: false, fatal: true, why: 'its conversion for OpenCV DNN was killed, most likely by the kernel at the memory limit' });
+      resolve({ ok: false, why: `the conversion process ended without an answer (${signal ?? `exit code ${code}`})${stderrTail.trim() ? `: ${stderrTail.trim().split('\n').pop()}` : ''}` });
     });
     const request: ConversionRequest = { dir, preference };
     child.send(request);

@@ -13,6 +13,8 @@ import { selectEngine } from '../../../src/model/engine/select-engine';
 import { TfjsEngine } from '../../../src/model/engine/tfjs-engine';
 import { loadModelPackage, type LoadedModel } from '../../../src/model/model-package';
 import { classifierFor, openPackage } from '../../../src/model/open-model';
+import { conversionProcess } from '../../../src/model/engine/convert-in-child';
+import { ModelPackageError } from '../../../src/util/errors';
 import { directorySaveHandler } from '../../../src/model/package-io';
 import { readImageFile } from '../../../src/vision/read-image';
 import { defaultModelDir, projectRoot, tempDir } from '../../helpers/fixtures';
@@ -208,6 +210,21 @@ describe('OpenCV DNN engine: converted models against TF.js', function () {
       classifier.dispose();
     }
     assert.ok(!fs.readdirSync(os.tmpdir()).some((n) => n.startsWith('edgesight-onnx-') && fs.statSync(path.join(os.tmpdir(), n)).mtimeMs >= started), 'the converted ONNX file was left in the temporary directory');
+  });
+
+  it('a conversion process killed (as by the kernel at the memory limit) refuses the model, naming it, without loading it here', async () => {
+    const script = conversionProcess.script;
+    conversionProcess.script = path.join(__dirname, 'conversion-killed-child.js');
+    try {
+      const before = tf.memory();
+      await assert.rejects(
+        openPackage(tmDir, { preference: 'auto', threads: 1 }, recordingLogger().log),
+        (err: unknown) => err instanceof ModelPackageError && err.file === tmDir && /conversion for OpenCV DNN was killed, most likely by the kernel at the memory limit/.test(err.message),
+      );
+      assert.equal(tf.memory().numBytes, before.numBytes, 'the model was loaded here after all');
+    } finally {
+      conversionProcess.script = script;
+    }
   });
 
   it('the daemon loads a model that does not convert here and serves it on TF.js, saying why', async () => {
