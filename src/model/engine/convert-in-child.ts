@@ -41,8 +41,11 @@ export function convertInChild(dir: string, preference: BackendPreference): Prom
       child.kill('SIGKILL');
     }, CONVERSION_TIMEOUT_MS);
     child.once('message', (message) => (answer = message as ConversionAnswer));
+    // A process that could not be started emits no 'exit'.
     child.once('error', (err) => {
-      answer ??= { ok: false, why: `the conversion process failed: ${err.message}` };
+      clearTimeout(deadline);
+      child.kill('SIGKILL');
+      resolve(answer ?? { ok: false, why: `the conversion process failed: ${err.message}` });
     });
     child.once('exit', (code, signal) => {
       clearTimeout(deadline);
