@@ -38,15 +38,16 @@ export async function maxOutputDifference(reference: InferenceEngine, candidate:
 export async function maxDifferenceFrom(expected: readonly Float32Array[], candidate: InferenceEngine, probes: readonly Float32Array[]): Promise<number> {
   if (expected.length !== probes.length) return Infinity;
   let max = 0;
-  for (let i = 0; i < probes.length; i++) max = Math.max(max, difference(expected[i], await candidate.runAsync(probes[i], 1)));
+  for (let i = 0; i < probes.length; i++) max = Math.max(max, largestDifference(expected[i], await candidate.runAsync(probes[i], 1)));
   const batch = new Float32Array(probes.reduce((n, p) => n + p.length, 0));
   probes.forEach((p, i) => batch.set(p, i * p.length));
   const got = await candidate.runAsync(batch, probes.length);
-  expected.forEach((want, i) => (max = Math.max(max, difference(want, got.subarray(i * want.length, (i + 1) * want.length)))));
+  expected.forEach((want, i) => (max = Math.max(max, largestDifference(want, got.subarray(i * want.length, (i + 1) * want.length)))));
   return max;
 }
 
-function difference(a: Float32Array, b: Float32Array): number {
+/** The largest absolute difference between two outputs; a length mismatch or NaN is Infinity. */
+export function largestDifference(a: Float32Array, b: Float32Array): number {
   // A length mismatch or NaN must fail the check, not pass it.
   if (a.length !== b.length) return Infinity;
   let max = 0;

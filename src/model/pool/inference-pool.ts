@@ -3,6 +3,7 @@ import { Worker } from 'node:worker_threads';
 import type * as tf from '@tensorflow/tfjs';
 import { errorMessage } from '../../util/errors';
 import type { Logger } from '../../util/logger';
+import { largestDifference } from '../engine/probe-check';
 import type { FromWorker, ToWorker, WorkerMemory, WorkerSetup } from './protocol';
 
 /** A model as the pool loads it into each worker, and how each worker's copy is checked. */
@@ -274,7 +275,7 @@ export class InferencePool {
     else if (message.type === 'loaded' && task?.kind === 'load') {
       slot.memory = message.memory;
       slot.memoryAt = Date.now();
-      const off = largestDifference(task.spec.expected, message.outputs);
+      const off = largestDifference(concat(task.spec.expected), message.outputs);
       if (off <= task.spec.tolerance) {
         slot.models.add(task.model);
         task.resolve();
@@ -481,14 +482,3 @@ function concat(parts: readonly Float32Array[]): Float32Array {
   return out;
 }
 
-/** Largest absolute difference between the expected outputs (end to end) and the worker's; NaN or a length mismatch is Infinity. */
-function largestDifference(expected: readonly Float32Array[], got: Float32Array): number {
-  const want = concat(expected);
-  if (want.length !== got.length) return Infinity;
-  let max = 0;
-  for (let i = 0; i < want.length; i++) {
-    const d = Math.abs(want[i] - got[i]);
-    if (!(d <= max)) max = Number.isNaN(d) ? Infinity : d;
-  }
-  return max;
-}
