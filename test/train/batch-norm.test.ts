@@ -1,11 +1,9 @@
 import { strict as assert } from 'node:assert';
 import * as tf from '@tensorflow/tfjs';
-import '@tensorflow/tfjs-backend-wasm';
-import { selectBackend } from '../../src/model/backend';
 import { compactCnn } from '../../src/train/architectures';
 import { fuseBatchNorm } from '../../src/train/batch-norm';
-import { registerWasmTrainingKernels } from '../../src/train/wasm-gradients';
 import { seededRandom } from '../../src/util/random';
+import { onWasmTrainingBackend } from '../helpers/wasm-training';
 
 function values(shape: number[], seed: number, offset = 0, scale = 1): Float32Array {
   const random = seededRandom(seed);
@@ -71,18 +69,7 @@ async function batchNormOn(backend: 'cpu' | 'wasm', shape: number[], offset: num
 }
 
 describe('fused batch normalisation (WASM training path)', () => {
-  let previous: string;
-  before(async () => {
-    await selectBackend('auto');
-    previous = tf.getBackend();
-    await tf.setBackend('wasm');
-    registerWasmTrainingKernels();
-  });
-  after(async () => {
-    await tf.setBackend(previous);
-    // The relative errors, for the record (the assertions hold them to their tolerance).
-    for (const line of reported) console.log(`      ${line}`);
-  });
+  onWasmTrainingBackend(reported);
 
   for (const c of [
     { name: 'NHWC, 16 channels', shape: [4, 9, 9, 16], offset: 0 },

@@ -1,10 +1,9 @@
 import { strict as assert } from 'node:assert';
 import * as tf from '@tensorflow/tfjs';
-import '@tensorflow/tfjs-backend-wasm';
-import { selectBackend } from '../../src/model/backend';
 import { ARCHITECTURES, buildArchitecture } from '../../src/train/architectures';
-import { registerWasmTrainingKernels, setPatchChunkValues } from '../../src/train/wasm-gradients';
+import { setPatchChunkValues } from '../../src/train/wasm-gradients';
 import { seededRandom } from '../../src/util/random';
+import { onWasmTrainingBackend } from '../helpers/wasm-training';
 
 function randomTensor(shape: number[], seed: number, reluLike = false): Float32Array {
   const random = seededRandom(seed);
@@ -43,18 +42,7 @@ function assertClose(actual: Float32Array, expected: Float32Array, name = 'unnam
 }
 
 describe('WASM training kernels', () => {
-  let previous: string;
-  before(async () => {
-    await selectBackend('auto');
-    previous = tf.getBackend();
-    await tf.setBackend('wasm');
-    registerWasmTrainingKernels();
-  });
-  after(async () => {
-    await tf.setBackend(previous);
-    // The relative errors, for the record (each assertion holds them under 1e-5).
-    for (const line of reported) console.log(`      ${line}`);
-  });
+  onWasmTrainingBackend(reported);
 
   const cases: Array<{ name: string; x: [number, number, number, number]; filter: [number, number, number, number]; strides: number; pad: 'valid' | 'same' }> = [
     { name: '5x5 stride 1 valid (default model conv1)', x: [3, 28, 28, 1], filter: [5, 5, 1, 16], strides: 1, pad: 'valid' },
