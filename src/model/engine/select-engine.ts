@@ -66,7 +66,7 @@ export async function selectEngine(loaded: LoadedModel, options: EngineOptions, 
   if (!(difference <= MAX_OUTPUT_DIFFERENCE)) return stay(differenceTooLarge(difference));
   if (options.preference === 'opencv') return onOpenCv(loaded.dir, opencv, difference, options, log);
   const ms: Record<EngineName, number> = { tfjs: await timeEngine(tfjs, probes[0]), opencv: await timeEngine(opencv, probes[0]) };
-  return fasterOf(loaded.dir, { tfjs, opencv }, ms, difference, options, log);
+  return fasterOf(loaded.dir, ms.opencv < ms.tfjs ? opencv : tfjs, ms, difference, options, log);
 }
 
 /**
@@ -93,7 +93,7 @@ export async function engineFromConversion(conversion: ChildConversion, options:
     else if (options.preference === 'opencv') return onOpenCv(loaded.dir, opencv, difference, options, log);
     else {
       const ms: Record<EngineName, number> = { tfjs: conversion.tfjsMs ?? Infinity, opencv: await timeEngine(opencv, probes[0]) };
-      if (ms.opencv < ms.tfjs) return fasterOf(loaded.dir, { opencv }, ms, difference, options, log);
+      if (ms.opencv < ms.tfjs) return fasterOf(loaded.dir, opencv, ms, difference, options, log);
       notServed = `TF.js is the faster (${ms.tfjs.toFixed(2)} ms against ${ms.opencv.toFixed(2)} ms per inference)`;
     }
   } catch (err) {
@@ -118,13 +118,13 @@ function onOpenCv(dir: string, opencv: OpenCvEngine, difference: number, options
   return { engine: opencv, summary: `opencv (${threadsOf(options)}; within ${diff} of TF.js)` };
 }
 
-/** model.backend auto: the faster of the two by `ms` (only OpenCV DNN is given when it is the faster). */
-function fasterOf(dir: string, engines: { tfjs?: InferenceEngine; opencv: OpenCvEngine }, ms: Record<EngineName, number>, difference: number, options: EngineOptions, log?: Logger): EngineSelection {
+/** model.backend auto: `faster`, the engine `ms` found the faster, said so with both times. */
+function fasterOf(dir: string, faster: InferenceEngine, ms: Record<EngineName, number>, difference: number, options: EngineOptions, log?: Logger): EngineSelection {
   const diff = difference.toExponential(1);
-  const winner: EngineName = ms.opencv < ms.tfjs || !engines.tfjs ? 'opencv' : 'tfjs';
+  const winner = faster.name;
   const times = `opencv ${ms.opencv.toFixed(2)} ms (${threadsOf(options)}), tfjs ${ms.tfjs.toFixed(2)} ms per inference`;
   log?.info({ model: dir, engine: winner, opencvMs: ms.opencv, tfjsMs: ms.tfjs, maxDifference: difference }, `model: on ${winner === 'opencv' ? 'OpenCV DNN' : 'TF.js'}, the faster: ${times}; OpenCV within ${diff} of TF.js`);
-  return { engine: winner === 'opencv' ? engines.opencv : engines.tfjs!, summary: `${winner} (auto: ${times}; within ${diff})` };
+  return { engine: faster, summary: `${winner} (auto: ${times}; within ${diff})` };
 }
 
 /**
