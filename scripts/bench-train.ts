@@ -6,7 +6,9 @@
  *    NCHW and channels-last); the same for compact-s2 (compact with a stride-2 first convolution,
  *    the default architecture from 64x64 up);
  *  - the seed's MNIST CNN (conv32-pool-conv64-pool-dense512-dense10, 28x28x1, batch 64, Adam):
- *    edgesight WASM, PyTorch, and TF.js's pure-JS cpu backend.
+ *    edgesight WASM, PyTorch, and TF.js's pure-JS cpu backend;
+ *  - for each, `edgesight train --engine torch`'s steps: the same network in edgesight's PyTorch
+ *    engine process (channels-last), the batch sent to it at every step.
  * The batch (seeded uniform values in [0, 1), labels cycling through the classes) is written to
  * a file that both sides read. Training steps only (no batch assembly), after one warm-up step.
  *   npm run bench:train [-- --steps 10 --cpu-steps 1]
@@ -20,6 +22,7 @@ import * as tf from '@tensorflow/tfjs';
 import { selectBackend } from '../src/model/backend';
 import { buildArchitecture } from '../src/train/architectures';
 import { fuseBatchNorm } from '../src/train/batch-norm';
+import { TorchSteps } from '../src/train/torch/engine';
 import { registerWasmTrainingKernels } from '../src/train/wasm-gradients';
 import { seededRandom } from '../src/util/random';
 
@@ -70,6 +73,35 @@ async function measure(backend: 'wasm' | 'cpu', c: Case, file: string, steps: nu
   return { wall: (steps * c.batch) / ((performance.now() - started) / 1000), cpu: (steps * c.batch) / ((used.user + used.system) / 1e6) };
 }
 
+/**
+ * The same steps through `edgesight train`'s PyTorch engine (torch/engine.ts): the TF.js-built
+ * network rebuilt in the engine process, the batch sent over its pipe at every step as training
+ * sends each batch. CPU time is this process's plus the engine's.
+ */
+async function measureTorchEngine(c: Case, file: string, steps: number): Promise<{ wall: number; cpu: number }> {
+  await selectBackend('wasm');
+  const spec = { height: c.size, width: c.size, channels: c.channels, classes: c.classes, seed: 1 };
+  const model = buildArchitecture(c.arch, spec);
+  const { x, y } = readBatch(c, file);
+  const xs = x.dataSync() as Float32Array;
+  const ys = y.dataSync() as Float32Array;
+  const engine = await TorchSteps.start(model, { optimizer: 'adam', learningRate: 1e-3, units: c.classes }, { seed: 1 });
+  try {
+    const pid = (engine as unknown as { child: { pid: number } }).child.pid;
+    const engineCpu = () => fs.readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ').slice(11, 13).reduce((t, v) => t + Number(v), 0) / 100;
+    await engine.step(xs, ys, c.batch, 1e-3); // first allocations
+    const started = performance.now();
+    const cpu = process.cpuUsage();
+    const engineStart = engineCpu();
+    for (let i = 0; i < steps; i++) await engine.step(xs, ys, c.batch, 1e-3);
+    const used = process.cpuUsage(cpu);
+    const seconds = (used.user + used.system) / 1e6 + engineCpu() - engineStart;
+    return { wall: (steps * c.batch) / ((performance.now() - started) / 1000), cpu: (steps * c.batch) / seconds };
+  } finally {
+    await engine.dispose();
+  }
+}
+
 function child(args: string[]): string {
   const result = spawnSync('taskset', ['-c', '0', ...args], { encoding: 'utf8' });
   if (result.error) return `failed: ${result.error.message}`;
@@ -92,10 +124,10 @@ function torchMissing(): string | undefined {
 
 async function main(): Promise<void> {
   const { values } = parseArgs({ options: { measure: { type: 'string' }, arch: { type: 'string' }, data: { type: 'string' }, steps: { type: 'string', default: '10' }, 'cpu-steps': { type: 'string', default: '1' } } });
-  if (values.measure === 'wasm' || values.measure === 'cpu') {
+  if (values.measure === 'wasm' || values.measure === 'cpu' || values.measure === 'torch') {
     const c = [COMPACT, COMPACT_S2, SEED].find((k) => k.arch === values.arch) ?? SEED;
     const steps = Number(values.measure === 'cpu' ? values['cpu-steps'] : values.steps);
-    const r = await measure(values.measure, c, values.data!, steps);
+    const r = values.measure === 'torch' ? await measureTorchEngine(c, values.data!, steps) : await measure(values.measure, c, values.data!, steps);
     console.log(`samples_per_s=${r.wall.toFixed(1)} cpu_samples_per_s=${r.cpu.toFixed(1)}`);
     return;
   }
@@ -112,6 +144,8 @@ async function main(): Promise<void> {
       const wasm = child([process.execPath, me, '--measure', 'wasm', '--arch', c.arch, '--data', file, '--steps', steps]);
       const goal = c.arch === 'seed-cnn' ? '' : `  (goal for the default: 65 (5x compact's 13 before), and at least PyTorch${c.arch === 'compact-s2' ? '; the default from 64x64 up' : ''})`;
       console.log(`  edgesight, TF.js WASM + edgesight kernels:  ${wasm}${goal}`);
+      const engine = missing ?? child([process.execPath, me, '--measure', 'torch', '--arch', c.arch, '--data', file, '--steps', steps]);
+      console.log(`  edgesight, PyTorch engine (--engine torch): ${engine}`);
       for (const layout of ['NCHW', 'channels-last']) {
         const torch = missing ?? child([PYTHON, TORCH_SCRIPT, ...caseArgs(c), '--data', file, '--steps', steps, ...(layout === 'NCHW' ? [] : ['--channels-last'])]);
         console.log(`  PyTorch ${torchVersion ?? ''}, one thread, ${layout.padEnd(13)}:  ${torch}`);

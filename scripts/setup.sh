@@ -2,19 +2,22 @@
 # Installs what edgesight needs on Debian 12 / Raspberry Pi OS (Bookworm) and builds it.
 # Idempotent: each step is skipped when its result is already there.
 #   scripts/setup.sh          runtime: OpenCV dev files, build tools, npm packages, compiled JS
-#   scripts/setup.sh --test   also what the test suite needs (ffmpeg, Debian's chromium for the browser test)
+#   scripts/setup.sh --train  also Debian's PyTorch, which `edgesight train` runs its steps on (else TF.js WASM)
+#   scripts/setup.sh --test   also what the test suite needs (ffmpeg, Debian's chromium for the browser test, PyTorch)
 #   scripts/setup.sh --bench  also what `npm run bench` compares against (Debian's Python with OpenCV and PyTorch, sysbench)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
+want_train=0
 want_test=0
 want_bench=0
 for arg in "$@"; do
   case "$arg" in
+    --train) want_train=1 ;;
     --test) want_test=1 ;;
     --bench) want_bench=1 ;;
-    -h|--help) sed -n '2,7p' "$0"; exit 0 ;;
-    *) echo "setup.sh: unknown option '$arg' (allowed: --test, --bench)" >&2; exit 2 ;;
+    -h|--help) sed -n '2,8p' "$0"; exit 0 ;;
+    *) echo "setup.sh: unknown option '$arg' (allowed: --train, --test, --bench)" >&2; exit 2 ;;
   esac
 done
 
@@ -22,7 +25,9 @@ done
 # (videoio with V4L2, GStreamer and FFmpeg backends). gstreamer1.0-plugins-base has appsink and
 # videoconvert, which every GStreamer source pipeline ends in. fswebcam backs the webcam source.
 packages=(libopencv-dev pkg-config build-essential python3 gstreamer1.0-plugins-base fswebcam)
-if [ "$want_test" = 1 ]; then packages+=(ffmpeg chromium fonts-dejavu-core systemd mosquitto mosquitto-clients); fi
+# A workstation that trains: python3-torch gives `edgesight train` native kernels and every core.
+if [ "$want_train" = 1 ]; then packages+=(python3-torch); fi
+if [ "$want_test" = 1 ]; then packages+=(ffmpeg chromium fonts-dejavu-core systemd mosquitto mosquitto-clients python3-torch); fi
 # The benchmark's reference loop (bench/reference/) runs on Debian's own Python packages.
 if [ "$want_bench" = 1 ]; then packages+=(python3-opencv python3-torch sysbench util-linux); fi
 

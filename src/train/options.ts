@@ -3,7 +3,8 @@ import { TFJS_BACKEND_PREFERENCES } from '../config/backend-preference';
 import { UsageError } from '../util/errors';
 import type { AugmentOptions } from './augment';
 import { ARCHITECTURES, type Architecture } from './architectures';
-import { OPTIMIZERS, type OptimizerName } from './trainer';
+import { DEFAULT_PYTHON } from './torch/engine';
+import { OPTIMIZERS, type OptimizerName } from './training-steps';
 
 /** Everything `edgesight train` can be told, by flag or in a --config JSON file (same names). */
 export interface TrainingSpec {
@@ -28,6 +29,10 @@ export interface TrainingSpec {
   minLearningRate: number;
   augmentation: AugmentOptions;
   backend: 'auto' | 'tfjs-node' | 'wasm' | 'cpu';
+  /** What runs the training steps of a network trained from scratch (torch/engine.ts); auto: PyTorch when it starts, else TF.js. */
+  engine: TrainingEngine;
+  /** The Python interpreter the PyTorch engine runs in. */
+  python: string;
   name: string;
   /** Transfer learning: a head trained on a frozen base's embeddings (transfer.ts). */
   transfer?: TransferSpec;
@@ -46,6 +51,9 @@ export interface TransferSpec {
   fineTuneEpochs: number;
   fineTuneLearningRate: number;
 }
+
+export const TRAINING_ENGINES = ['auto', 'torch', 'tfjs'] as const;
+export type TrainingEngine = (typeof TRAINING_ENGINES)[number];
 
 /** Options that describe the input or the network, which a base model decides by itself. */
 const DECIDED_BY_BASE = ['size', 'color', 'resize-mode', 'architecture', 'alpha'];
@@ -82,6 +90,8 @@ export const TRAIN_FLAGS = {
   'fill-mode': { type: 'string' },
   cval: { type: 'string' },
   backend: { type: 'string' },
+  engine: { type: 'string' },
+  python: { type: 'string' },
   name: { type: 'string' },
   base: { type: 'string' },
   'base-layer': { type: 'string' },
@@ -150,6 +160,7 @@ export function trainingSpec(flags: Raw): TrainingSpec {
   if (base !== undefined) {
     const clash = DECIDED_BY_BASE.find((k) => raw[k] !== undefined);
     if (clash) throw new UsageError(`train: --${clash} cannot be used with --base: the base model decides its input and network (its preprocessing contract is kept)`);
+    if (raw.engine === 'torch') throw new UsageError('train: --engine torch trains networks from scratch; transfer learning (--base) runs on TF.js');
   } else {
     const orphan = TRANSFER_ONLY.find((k) => raw[k] !== undefined);
     if (orphan) throw new UsageError(`train: --${orphan} needs --base MODEL (transfer learning)`);
@@ -197,6 +208,8 @@ export function trainingSpec(flags: Raw): TrainingSpec {
       cval: num('cval', 0, 0, 255),
     },
     backend: oneOf('backend', TFJS_BACKEND_PREFERENCES, 'auto'),
+    engine: oneOf('engine', TRAINING_ENGINES, 'auto'),
+    python: str('python', DEFAULT_PYTHON),
     name: str('name', ''),
     transfer,
   };

@@ -17,6 +17,7 @@ import { classMetrics, formatMetrics, type ClassMetrics } from './metrics';
 import { augments, type TrainingSpec } from './options';
 import { ProgressBar, formatSeconds } from './progress';
 import { writeReport, type Misclassified } from './report';
+import { selectTrainingSteps } from './select-steps';
 import { fit, predictSet, topClasses, type FitHooks, type FitResult } from './trainer';
 import { trainTransfer, type TransferOutcome } from './transfer';
 import { registerWasmTrainingKernels } from './wasm-gradients';
@@ -113,6 +114,7 @@ async function trainAndExport(spec: TrainingSpec, files: ReturnType<typeof findD
   let model: tf.LayersModel;
   let result: FitResult;
   let transfer: TransferOutcome | undefined;
+  let engine = `TF.js ${backendName}`;
   if (base && spec.transfer) {
     log(`transfer learning from ${base.dir} (${base.kind}), frozen up to layer '${base.layer}'${base.defaultCut ? ' (the default cut)' : ''}${base.pooled ? ', average-pooled' : ''}: ${base.embeddingSize}-value embeddings; head dense ${spec.transfer.headUnits} + dropout + ${outputs}; input ${contract.width}x${contract.height}x${contract.channels} as the base wants; TF.js backend ${backendName}; ${fitting}`);
     transfer = await trainTransfer(base, { train, validation }, preprocessor, { ...spec, transfer: spec.transfer }, units, runPhase, log);
@@ -120,7 +122,9 @@ async function trainAndExport(spec: TrainingSpec, files: ReturnType<typeof findD
     result = transfer.result;
   } else {
     model = buildArchitecture(spec.architecture, { height: spec.height, width: spec.width, channels: contract.channels, classes: units, seed: spec.seed, alpha: spec.alpha });
-    log(`model ${spec.architecture}: ${model.countParams().toLocaleString('en')} weights, input ${spec.width}x${spec.height}x${contract.channels}, ${outputs}; TF.js backend ${backendName}; ${fitting}`);
+    const steps = await selectTrainingSteps(spec.engine, model, { optimizer: spec.optimizer, learningRate: spec.learningRate, units }, { python: spec.python, seed: spec.seed }, log);
+    engine = steps?.description ?? `TF.js ${backendName}`;
+    log(`model ${spec.architecture}: ${model.countParams().toLocaleString('en')} weights, input ${spec.width}x${spec.height}x${contract.channels}, ${outputs}; training steps on ${engine}; ${fitting}`);
     const scratch = model;
     result = await runPhase('', spec.epochs, (hooks) =>
       fit(scratch, { train, validation }, preprocessor, units, {
@@ -134,7 +138,7 @@ async function trainAndExport(spec: TrainingSpec, files: ReturnType<typeof findD
         minLearningRate: spec.minLearningRate,
         seed: spec.seed,
         augmentation: augments(spec.augmentation) ? spec.augmentation : undefined,
-      }, hooks),
+      }, { ...hooks, steps }),
     );
   }
   if (result.history.length === 0) throw new DatasetError('training stopped before the first epoch ended: nothing to keep');
@@ -148,7 +152,7 @@ async function trainAndExport(spec: TrainingSpec, files: ReturnType<typeof findD
 
   const packageDir = path.resolve(spec.out);
   const transferRecord = base && spec.transfer && transfer ? transferRecordOf(base, spec, transfer) : undefined;
-  await exportPackage(model, packageDir, { spec, contract, files, sets: { train, validation }, result, metrics, predicted, confidence, transfer: transferRecord });
+  await exportPackage(model, packageDir, { spec, contract, files, sets: { train, validation }, result, metrics, predicted, confidence, transfer: transferRecord, engine });
   if (transfer) transfer.dispose();
   else model.dispose();
   const misclassified: Misclassified[] = [];
@@ -161,7 +165,7 @@ async function trainAndExport(spec: TrainingSpec, files: ReturnType<typeof findD
     summary: [
       ['dataset', `${path.resolve(spec.data)} (${files.classes.length} classes, ${train.labels.length} train / ${validation.labels.length} validation images${skipped.length ? `, ${skipped.length} unreadable skipped` : ''})`],
       ['model', transferRecord ? `transfer-learned from ${transferRecord.base} (${transferRecord.baseKind}), cut at layer '${transferRecord.layer}', head dense ${transferRecord.headUnits}, ${transferRecord.fineTune ? `fine-tuned the last ${transferRecord.fineTune.layers} layers for ${transferRecord.fineTune.epochs} epochs (${transferRecord.fineTune.kept ? 'kept' : 'not kept: no better validation loss'})` : 'base frozen (no fine-tuning)'}; input ${contract.width}x${contract.height}, ${spec.classMode}` : `${spec.architecture}, input ${spec.width}x${spec.height} ${spec.color}, ${spec.classMode}`],
-      ['training', `${spec.optimizer} lr ${spec.learningRate}, batch ${spec.batchSize}, ${result.history.length} of ${spec.epochs} epochs${result.stoppedEarly ? ' (early stop)' : ''}${result.interrupted ? ' (interrupted)' : ''}, kept epoch ${result.bestEpoch}`],
+      ['training', `${spec.optimizer} lr ${spec.learningRate}, batch ${spec.batchSize}, steps on ${engine}, ${result.history.length} of ${spec.epochs} epochs${result.stoppedEarly ? ' (early stop)' : ''}${result.interrupted ? ' (interrupted)' : ''}, kept epoch ${result.bestEpoch}`],
       ['augmentation', augments(spec.augmentation) ? JSON.stringify(spec.augmentation) : 'none'],
       ['created', new Date().toISOString()],
     ],
@@ -187,6 +191,8 @@ interface TrainingRecord {
   predicted: Int32Array;
   confidence: Float32Array;
   transfer?: TransferRecord;
+  /** What ran the training steps: "TF.js wasm", "PyTorch 1.13.1, 4 threads". */
+  engine: string;
 }
 
 /** The metadata's record of a transfer-learned model: from what, cut where, tuned how. */
@@ -226,7 +232,7 @@ function transferRecordOf(base: BaseModel, spec: TrainingSpec, outcome: Transfer
   };
 }
 
-async function exportPackage(model: tf.LayersModel, dir: string, { spec, contract, files, sets, result, metrics, predicted, confidence, transfer }: TrainingRecord): Promise<void> {
+async function exportPackage(model: tf.LayersModel, dir: string, { spec, contract, files, sets, result, metrics, predicted, confidence, transfer, engine }: TrainingRecord): Promise<void> {
   fs.mkdirSync(dir, { recursive: true });
   await model.save(directorySaveHandler(dir));
   // Up to two validation images per class that the model gets right with confidence: the
@@ -267,7 +273,7 @@ async function exportPackage(model: tf.LayersModel, dir: string, { spec, contrac
       stoppedEarly: result.stoppedEarly,
       interrupted: result.interrupted,
       createdAt: new Date().toISOString(),
-      versions: { edgesight: packageVersion(), tfjs: tf.version.tfjs, backend: tf.getBackend(), opencv: `${cv.version.major}.${cv.version.minor}.${cv.version.revision}`, node: process.version },
+      versions: { edgesight: packageVersion(), tfjs: tf.version.tfjs, backend: tf.getBackend(), steps: engine, opencv: `${cv.version.major}.${cv.version.minor}.${cv.version.revision}`, node: process.version },
     },
   };
   writeAtomically(path.join(dir, METADATA_JSON), JSON.stringify(metadata, null, 2) + '\n');

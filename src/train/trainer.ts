@@ -2,12 +2,9 @@ import * as tf from '@tensorflow/tfjs';
 import { seededRandom } from '../util/random';
 import type { Preprocessor } from '../vision/preprocess';
 import type { AugmentOptions } from './augment';
-import { fuseBatchNorm } from './batch-norm';
 import { imageExamples, type Examples } from './examples';
 import type { ImageSet } from './images';
-
-export const OPTIMIZERS = ['adam', 'rmsprop', 'sgd'] as const;
-export type OptimizerName = (typeof OPTIMIZERS)[number];
+import { TfjsSteps, type OptimizerName, type TrainingSteps } from './training-steps';
 
 export interface FitOptions {
   epochs: number;
@@ -41,6 +38,11 @@ export interface FitHooks {
   onEpoch?(record: EpochRecord, improved: boolean): void | Promise<void>;
   /** Polled after every batch: true stops training (Ctrl-C) and keeps the best weights. */
   shouldStop?(): boolean;
+  /**
+   * What runs the steps (torch/engine.ts's PyTorch engine, say), started on this model as it is
+   * now; `fit` disposes of it. Default: TF.js on the model itself.
+   */
+  steps?: TrainingSteps;
 }
 
 export interface FitResult {
@@ -67,14 +69,19 @@ export async function fit(model: tf.LayersModel, data: { train: ImageSet; valida
  * carry their own.
  */
 export async function fitExamples(model: tf.LayersModel, data: { train: Examples; validation: Examples }, units: number, options: FitOptions, hooks: FitHooks = {}): Promise<FitResult> {
-  // Batch norm's training path as two fused kernels on WASM (batch-norm.ts); the layer's own elsewhere.
-  fuseBatchNorm(model);
-  const optimizer = makeOptimizer(options.optimizer, options.learningRate);
-  model.compile({ optimizer, loss: units === 1 ? 'binaryCrossentropy' : 'categoricalCrossentropy', metrics: ['accuracy'] });
+  const steps = hooks.steps ?? new TfjsSteps(model, { optimizer: options.optimizer, learningRate: options.learningRate, units });
+  try {
+    return await fitWith(steps, model, data, units, options, hooks);
+  } finally {
+    await steps.dispose();
+  }
+}
+
+async function fitWith(steps: TrainingSteps, model: tf.LayersModel, data: { train: Examples; validation: Examples }, units: number, options: FitOptions, hooks: FitHooks): Promise<FitResult> {
   const random = seededRandom(options.seed);
   const per = data.train.elements;
-  const xs = new Float32Array(options.batchSize * per);
-  const ys = new Float32Array(options.batchSize * units);
+  // A step that runs elsewhere gets a second pair of buffers: the next batch is filled while it runs.
+  const buffers = Array.from({ length: steps.concurrent ? 2 : 1 }, () => ({ xs: new Float32Array(options.batchSize * per), ys: new Float32Array(options.batchSize * units) }));
   const order = Int32Array.from(data.train.labels, (_, i) => i);
   const batches = Math.ceil(order.length / options.batchSize);
   const history: EpochRecord[] = [];
@@ -91,28 +98,33 @@ export async function fitExamples(model: tf.LayersModel, data: { train: Examples
     let lossSum = 0;
     let correctSum = 0;
     let seen = 0;
-    for (let b = 0; b < batches; b++) {
-      const start = b * options.batchSize;
-      const count = Math.min(options.batchSize, order.length - start);
-      data.train.fill(order, start, count, units, xs, ys, random);
-      const x = tf.tensor(xs.subarray(0, count * per), [count, ...data.train.shape]);
-      const y = tf.tensor2d(ys.subarray(0, count * units), [count, units]);
-      const [loss, accuracy] = (await model.trainOnBatch(x, y)) as number[];
-      tf.dispose([x, y]);
+    let running: { result: Promise<[number, number]>; count: number } | undefined;
+    const settle = async (batch: number) => {
+      const { result, count } = running!;
+      running = undefined;
+      const [loss, accuracy] = await result;
       lossSum += loss * count;
       correctSum += accuracy * count;
       seen += count;
-      hooks.onBatch?.(epoch, b + 1, batches, lossSum / seen, correctSum / seen);
-      // trainOnBatch settles through microtasks only; without a turn of the event loop a signal
+      hooks.onBatch?.(epoch, batch, batches, lossSum / seen, correctSum / seen);
+      // A step may settle through microtasks only; without a turn of the event loop a signal
       // (Ctrl-C) would never be delivered, nor the progress bar flushed.
       await new Promise<void>((resolve) => setImmediate(resolve));
-      if (hooks.shouldStop?.()) {
-        interrupted = true;
-        break;
-      }
+      if (hooks.shouldStop?.()) interrupted = true;
+    };
+    for (let b = 0; b < batches && !interrupted; b++) {
+      const start = b * options.batchSize;
+      const count = Math.min(options.batchSize, order.length - start);
+      const { xs, ys } = buffers[b % buffers.length];
+      data.train.fill(order, start, count, units, xs, ys, random);
+      if (running) await settle(b);
+      running = { result: steps.step(xs, ys, count, learningRate), count };
+      if (!steps.concurrent) await settle(b + 1);
     }
+    if (running) await settle(batches);
     if (interrupted && seen < order.length) break; // a half epoch is not a result
     const seconds = (performance.now() - started) / 1000;
+    await steps.syncModel();
     const val = evaluateExamples(model, data.validation, units, options.batchSize);
     const record: EpochRecord = { epoch, loss: lossSum / seen, accuracy: correctSum / seen, valLoss: val.loss, valAccuracy: val.accuracy, learningRate, seconds, samplesPerSecond: seen / seconds };
     history.push(record);
@@ -129,7 +141,6 @@ export async function fitExamples(model: tf.LayersModel, data: { train: Examples
     await hooks.onEpoch?.(record, improved);
     if (options.lrPatience > 0 && sinceReduction >= options.lrPatience && learningRate > options.minLearningRate) {
       learningRate = Math.max(options.minLearningRate, learningRate * options.lrFactor);
-      setLearningRate(optimizer, learningRate);
       sinceReduction = 0;
     }
     if (options.patience > 0 && sinceImprovement >= options.patience) {
@@ -141,8 +152,6 @@ export async function fitExamples(model: tf.LayersModel, data: { train: Examples
     model.setWeights(best.weights);
     best.weights.forEach((w) => w.dispose());
   }
-  // The optimizer was made here (compile does not own an instance): free its moment estimates.
-  optimizer.dispose();
   return { history, bestEpoch: best?.epoch ?? 0, stoppedEarly, interrupted };
 }
 
@@ -213,19 +222,6 @@ export function argMax(row: ArrayLike<number>): number {
   let best = 0;
   for (let i = 1; i < row.length; i++) if (row[i] > row[best]) best = i;
   return best;
-}
-
-function makeOptimizer(name: OptimizerName, learningRate: number): tf.Optimizer {
-  if (name === 'rmsprop') return tf.train.rmsprop(learningRate);
-  if (name === 'sgd') return tf.train.sgd(learningRate);
-  return tf.train.adam(learningRate);
-}
-
-function setLearningRate(optimizer: tf.Optimizer, learningRate: number): void {
-  // SGD caches its rate as a scalar; Adam and RMSProp read the field at every step.
-  const o = optimizer as unknown as { learningRate: number; setLearningRate?: (lr: number) => void };
-  if (o.setLearningRate) o.setLearningRate(learningRate);
-  else o.learningRate = learningRate;
 }
 
 function shuffle(order: Int32Array, random: () => number): void {

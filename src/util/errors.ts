@@ -56,6 +56,12 @@ export class DatasetError extends EdgesightError {
   readonly exitCode = 2;
 }
 
+/** The training engine asked for (PyTorch) cannot start, or failed while training; the message says why. */
+export class TrainingEngineError extends EdgesightError {
+  readonly code = 'E_TRAINING_ENGINE';
+  readonly exitCode = 1;
+}
+
 /**
  * Another running edgesight holds the state directory (its daemon.lock names the pid). Its own
  * exit code, so a script or unit can tell "already running" from a configuration mistake.

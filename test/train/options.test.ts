@@ -21,3 +21,20 @@ describe('train options: the default architecture', () => {
     assert.throws(() => spec({ architecture: 'compact-s3' }), /--architecture must be one of seed-cnn, compact, compact-s2, mobile, got 'compact-s3'/);
   });
 });
+
+describe('train options: the training engine', () => {
+  const spec = (flags: Record<string, string>) => trainingSpec({ data: 'd', out: 'o', ...flags });
+
+  it('is auto with Debian\'s interpreter unless told otherwise', () => {
+    assert.equal(spec({}).engine, 'auto');
+    assert.equal(spec({}).python, '/usr/bin/python3');
+    assert.equal(spec({ engine: 'tfjs', python: '/opt/venv/bin/python' }).engine, 'tfjs');
+    assert.equal(spec({ python: '/opt/venv/bin/python' }).python, '/opt/venv/bin/python');
+  });
+
+  it('refuses an unknown engine, and PyTorch for transfer learning, which runs on TF.js', () => {
+    assert.throws(() => spec({ engine: 'pytorch' }), /--engine must be one of auto, torch, tfjs, got 'pytorch'/);
+    assert.throws(() => spec({ engine: 'torch', base: 'model.h5' }), /--engine torch trains networks from scratch; transfer learning \(--base\) runs on TF\.js/);
+    assert.equal(spec({ engine: 'auto', base: 'model.h5' }).engine, 'auto');
+  });
+});

@@ -163,7 +163,8 @@ describe('edgesight train and evaluate', function () {
 
   it('stops cleanly on Ctrl-C and keeps the best epoch so far', async () => {
     const out = path.join(root, 'interrupted');
-    const child = spawn(process.execPath, [cliPath, 'train', '--data', shapes3, '--out', out, '--size', '32x32', '--architecture', 'seed-cnn', '--epochs', '500', '--patience', '0', '--batch-size', '16']);
+    // In its own process group, signalled as a terminal's Ctrl-C is: every process of the group (the PyTorch engine too) gets it.
+    const child = spawn(process.execPath, [cliPath, 'train', '--data', shapes3, '--out', out, '--size', '32x32', '--architecture', 'seed-cnn', '--epochs', '500', '--patience', '0', '--batch-size', '16'], { detached: true });
     let stderr = '';
     const exited = new Promise<number | null>((resolve) => child.on('close', resolve));
     await new Promise<void>((resolve) =>
@@ -172,12 +173,34 @@ describe('edgesight train and evaluate', function () {
         if (/epoch 2\/500/.test(stderr)) resolve();
       }),
     );
-    child.kill('SIGINT');
+    process.kill(-child.pid!, 'SIGINT');
     assert.equal(await exited, 130, stderr);
     const meta = readMetadata(out);
     assert.equal(meta.training.interrupted, true);
     assert.ok(meta.training.bestEpoch >= 1 && meta.training.history.length >= 2, stderr);
     assert.ok(fs.existsSync(path.join(out, 'report', 'report.html')));
+  });
+
+  it('trains on PyTorch by default where it starts, on TF.js when asked, and says which', async () => {
+    const torch = await runCliAsync(['train', '--data', shapes3, '--out', path.join(root, 'engine-torch'), '--size', '32x32', '--epochs', '1', '--batch-size', '16'], {}, 120_000);
+    assert.equal(torch.code, 0, torch.stderr);
+    assert.match(torch.stderr, /training steps on PyTorch [\d.]+\w*, \d+ threads?;/);
+    assert.match(readMetadata(path.join(root, 'engine-torch')).training.versions.steps, /^PyTorch /);
+    const tfjs = await runCliAsync(['train', '--data', shapes3, '--out', path.join(root, 'engine-tfjs'), '--size', '32x32', '--epochs', '1', '--batch-size', '16', '--engine', 'tfjs'], {}, 120_000);
+    assert.equal(tfjs.code, 0, tfjs.stderr);
+    assert.match(tfjs.stderr, /training steps on TF\.js wasm;/);
+    assert.equal(readMetadata(path.join(root, 'engine-tfjs')).training.versions.steps, 'TF.js wasm');
+  });
+
+  it('without PyTorch, auto trains on TF.js and says why; --engine torch stops with the reason', async () => {
+    const auto = await runCliAsync(['train', '--data', shapes3, '--out', path.join(root, 'engine-fallback'), '--size', '32x32', '--epochs', '1', '--batch-size', '16', '--python', '/nonexistent/python3'], {}, 120_000);
+    assert.equal(auto.code, 0, auto.stderr);
+    assert.match(auto.stderr, /training steps on TF\.js: the PyTorch engine did not start \(cannot start \/nonexistent\/python3: spawn \/nonexistent\/python3 ENOENT; Debian's python3-torch provides it/);
+    assert.match(auto.stderr, /training steps on TF\.js wasm;/);
+    const forced = await runCliAsync(['train', '--data', shapes3, '--out', path.join(root, 'engine-forced'), '--size', '32x32', '--epochs', '1', '--engine', 'torch', '--python', '/nonexistent/python3'], {}, 120_000);
+    assert.equal(forced.code, 1, forced.stderr);
+    assert.match(forced.stderr, /cannot start \/nonexistent\/python3/);
+    assert.equal(fs.existsSync(path.join(root, 'engine-forced')), false, 'no package written');
   });
 
   it('fingerprints exactly the images used', () => {

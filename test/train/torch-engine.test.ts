@@ -1,0 +1,105 @@
+import { strict as assert } from 'node:assert';
+import * as tf from '@tensorflow/tfjs';
+import { buildArchitecture, type Architecture } from '../../src/train/architectures';
+import { TorchSteps } from '../../src/train/torch/engine';
+import { seededRandom } from '../../src/util/random';
+import { onWasmTrainingBackend } from '../helpers/wasm-training';
+
+/** Seeded images and one-hot labels whose class shows in the image (the mean of a class's channel is raised). */
+function batch(count: number, shape: [number, number, number], units: number, seed: number): { x: Float32Array; y: Float32Array; labels: number[] } {
+  const random = seededRandom(seed);
+  const [h, w, c] = shape;
+  const x = new Float32Array(count * h * w * c);
+  const y = new Float32Array(count * units);
+  const labels: number[] = [];
+  for (let i = 0; i < count; i++) {
+    const label = i % Math.max(2, units);
+    labels.push(label);
+    if (units === 1) y[i] = label;
+    else y[i * units + label] = 1;
+    for (let p = 0; p < h * w; p++) for (let ch = 0; ch < c; ch++) x[(i * h * w + p) * c + ch] = random() * 0.5 + (ch === label % c ? 0.5 * (label + 1) / Math.max(2, units) : 0);
+  }
+  return { x, y, labels };
+}
+
+function tfjsPredict(model: tf.LayersModel, x: Float32Array, count: number): Float32Array {
+  const shape = model.inputs[0].shape.slice(1) as number[];
+  return tf.tidy(() => (model.predict(tf.tensor(x, [count, ...shape])) as tf.Tensor).dataSync() as Float32Array);
+}
+
+function largestDifference(a: Float32Array, b: Float32Array): number {
+  assert.equal(a.length, b.length, 'output lengths');
+  let worst = 0;
+  for (let i = 0; i < a.length; i++) worst = Math.max(worst, Math.abs(a[i] - b[i]));
+  return worst;
+}
+
+describe('the PyTorch training engine (Debian python3-torch)', function () {
+  this.timeout(120_000);
+  const reported: string[] = [];
+  onWasmTrainingBackend(reported);
+
+  // An even side gives a strided 'same' convolution Keras' uneven padding (one more after than before), an odd side even padding.
+  const cases: { arch: Architecture; shape: [number, number, number]; units: number }[] = [
+    { arch: 'compact-s2', shape: [34, 47, 3], units: 3 },
+    { arch: 'compact', shape: [24, 24, 1], units: 1 },
+    { arch: 'seed-cnn', shape: [28, 28, 1], units: 10 },
+    { arch: 'mobile', shape: [32, 32, 3], units: 4 },
+  ];
+  for (const c of cases) {
+    it(`${c.arch} ${c.shape.join('x')}, ${c.units === 1 ? 'one sigmoid unit' : `${c.units}-way softmax`}: PyTorch computes what TF.js computes, before and after training, and the loss falls`, async () => {
+      const model = buildArchitecture(c.arch, { height: c.shape[0], width: c.shape[1], channels: c.shape[2], classes: c.units, seed: 3 });
+      const probe = batch(6, c.shape, c.units, 11);
+      const engine = await TorchSteps.start(model, { optimizer: 'adam', learningRate: 3e-3, units: c.units }, { seed: 1 });
+      try {
+        const before = largestDifference(await engine.predict(probe.x, 6), tfjsPredict(model, probe.x, 6));
+        assert.ok(before < 1e-4, `initial weights: largest difference ${before}`);
+
+        const train = batch(16, c.shape, c.units, 5);
+        const losses: number[] = [];
+        for (let i = 0; i < 15; i++) losses.push((await engine.step(train.x, train.y, 16, 3e-3))[0]);
+        assert.ok(losses[14] < losses[0] * 0.7, `loss ${losses[0].toFixed(4)} -> ${losses[14].toFixed(4)}`);
+
+        // The trained weights, batch norm's moving averages included, come back into the TF.js model.
+        const trainedBefore = tfjsPredict(model, probe.x, 6);
+        await engine.syncModel();
+        const tfjsAfter = tfjsPredict(model, probe.x, 6);
+        assert.ok(largestDifference(tfjsAfter, trainedBefore) > 1e-3, 'syncModel changed the TF.js model');
+        const after = largestDifference(await engine.predict(probe.x, 6), tfjsAfter);
+        assert.ok(after < 1e-4, `trained weights: largest difference ${after}`);
+        reported.push(`${c.arch}: largest difference ${before.toExponential(1)} before, ${after.toExponential(1)} after 15 steps; loss ${losses[0].toFixed(3)} -> ${losses[14].toFixed(3)}; ${engine.description}`);
+      } finally {
+        await engine.dispose();
+        model.dispose();
+      }
+    });
+  }
+
+  it('refuses a layer it does not know, naming the layer', async () => {
+    const model = tf.sequential({ layers: [tf.layers.averagePooling2d({ inputShape: [8, 8, 1], poolSize: 2, name: 'smooth' }), tf.layers.flatten(), tf.layers.dense({ units: 2, activation: 'softmax' })] });
+    await assert.rejects(TorchSteps.start(model, { optimizer: 'adam', learningRate: 1e-3, units: 2 }, { seed: 1 }), /refused 'build': layer smooth: AveragePooling2D is not supported by the PyTorch engine/);
+    model.dispose();
+  });
+
+  it('names an interpreter that cannot be started', async () => {
+    const model = buildArchitecture('compact', { height: 16, width: 16, channels: 1, classes: 2 });
+    await assert.rejects(TorchSteps.start(model, { optimizer: 'adam', learningRate: 1e-3, units: 2 }, { seed: 1, python: '/nonexistent/python3' }), /cannot start \/nonexistent\/python3: spawn \/nonexistent\/python3 ENOENT/);
+    model.dispose();
+  });
+
+  it('an engine that dies fails the step in flight with the reason, and every later request at once', async () => {
+    const model = buildArchitecture('compact', { height: 16, width: 16, channels: 1, classes: 2 });
+    const engine = await TorchSteps.start(model, { optimizer: 'adam', learningRate: 1e-3, units: 2 }, { seed: 1 });
+    try {
+      const data = batch(8, [16, 16, 1], 2, 1);
+      const child = (engine as unknown as { child: import('node:child_process').ChildProcess }).child;
+      const step = engine.step(data.x, data.y, 8, 1e-3);
+      child.kill('SIGKILL');
+      await assert.rejects(step, /the PyTorch engine \(\/usr\/bin\/python3\) ended \(SIGKILL\)/);
+      await assert.rejects(engine.syncModel(), /ended \(SIGKILL\)/);
+    } finally {
+      await engine.dispose();
+      model.dispose();
+    }
+  });
+});
