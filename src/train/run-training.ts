@@ -6,7 +6,7 @@ import { selectBackend } from '../model/backend';
 import type { PreprocessContract } from '../vision/preprocess';
 import { directorySaveHandler, METADATA_JSON, writeAtomically } from '../model/package-io';
 import { SELFTEST_DIR } from '../model/self-test';
-import { DatasetError } from '../util/errors';
+import { DatasetError, TrainingEngineError } from '../util/errors';
 import { cv } from '../vision/cv';
 import { Preprocessor } from '../vision/preprocess';
 import { buildArchitecture } from './architectures';
@@ -141,9 +141,14 @@ async function trainAndExport(spec: TrainingSpec, files: ReturnType<typeof findD
       }, { ...hooks, steps }),
     );
   }
+  const failure = result.engineFailure;
+  if (failure) {
+    log(`training stopped: ${failure.message}`);
+    if (result.history.length === 0) throw failure;
+  }
   if (result.history.length === 0) throw new DatasetError('training stopped before the first epoch ended: nothing to keep');
   if (result.stoppedEarly) log(`early stop: no better validation loss for ${spec.patience} epochs`);
-  if (result.interrupted) log('interrupted');
+  if (result.interrupted && !failure) log('interrupted');
   log(`keeping epoch ${result.bestEpoch} (best validation loss ${result.history[result.bestEpoch - 1].valLoss.toFixed(4)})`);
 
   const { predicted, confidence } = topClasses(predictSet(model, validation, preprocessor, spec.batchSize), units);
@@ -176,6 +181,8 @@ async function trainAndExport(spec: TrainingSpec, files: ReturnType<typeof findD
     misclassified,
   });
   log(`wrote the model package ${packageDir} and the report ${reportFiles[0]}`);
+  // Written, and still a failure: a script must not take a cut-short run for a finished one.
+  if (failure) throw new TrainingEngineError(`${failure.message} (the package holds epoch ${result.bestEpoch}, the best before that)`);
   return { fit: result, metrics, packageDir, reportFiles, stoppedBy };
 }
 

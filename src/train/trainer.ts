@@ -1,4 +1,5 @@
 import * as tf from '@tensorflow/tfjs';
+import { TrainingEngineError } from '../util/errors';
 import { seededRandom } from '../util/random';
 import type { Preprocessor } from '../vision/preprocess';
 import type { AugmentOptions } from './augment';
@@ -51,6 +52,11 @@ export interface FitResult {
   bestEpoch: number;
   stoppedEarly: boolean;
   interrupted: boolean;
+  /**
+   * The engine failed (its process died: killed, out of memory): training stopped there, as on
+   * Ctrl-C, and the model holds the best epoch before it. Undefined when it did not.
+   */
+  engineFailure?: TrainingEngineError;
 }
 
 /**
@@ -91,6 +97,18 @@ async function fitWith(steps: TrainingSteps, model: tf.LayersModel, data: { trai
   let sinceReduction = 0;
   let stoppedEarly = false;
   let interrupted = false;
+  let engineFailure: TrainingEngineError | undefined;
+  /** The engine's answer, or undefined once it has failed (training then stops as on Ctrl-C). */
+  const engineCall = async <T>(call: Promise<T>): Promise<T | undefined> => {
+    try {
+      return await call;
+    } catch (err) {
+      if (!(err instanceof TrainingEngineError)) throw err;
+      engineFailure ??= err;
+      interrupted = true;
+      return undefined;
+    }
+  };
 
   for (let epoch = 1; epoch <= options.epochs && !interrupted; epoch++) {
     const started = performance.now();
@@ -102,7 +120,9 @@ async function fitWith(steps: TrainingSteps, model: tf.LayersModel, data: { trai
     const settle = async (batch: number) => {
       const { result, count } = running!;
       running = undefined;
-      const [loss, accuracy] = await result;
+      const outcome = await engineCall(result);
+      if (!outcome) return;
+      const [loss, accuracy] = outcome;
       lossSum += loss * count;
       correctSum += accuracy * count;
       seen += count;
@@ -124,7 +144,7 @@ async function fitWith(steps: TrainingSteps, model: tf.LayersModel, data: { trai
     if (running) await settle(batches);
     if (interrupted && seen < order.length) break; // a half epoch is not a result
     const seconds = (performance.now() - started) / 1000;
-    await steps.syncModel();
+    if (!(await engineCall(steps.syncModel().then(() => true)))) break;
     const val = evaluateExamples(model, data.validation, units, options.batchSize);
     const record: EpochRecord = { epoch, loss: lossSum / seen, accuracy: correctSum / seen, valLoss: val.loss, valAccuracy: val.accuracy, learningRate, seconds, samplesPerSecond: seen / seconds };
     history.push(record);
@@ -152,7 +172,7 @@ async function fitWith(steps: TrainingSteps, model: tf.LayersModel, data: { trai
     model.setWeights(best.weights);
     best.weights.forEach((w) => w.dispose());
   }
-  return { history, bestEpoch: best?.epoch ?? 0, stoppedEarly, interrupted };
+  return { history, bestEpoch: best?.epoch ?? 0, stoppedEarly, interrupted, engineFailure };
 }
 
 /** Loss and accuracy over a whole set, in batches (nothing augmented). */

@@ -203,6 +203,31 @@ describe('edgesight train and evaluate', function () {
     assert.equal(fs.existsSync(path.join(root, 'engine-forced')), false, 'no package written');
   });
 
+  it('a PyTorch engine killed mid-run (out of memory, say) stops training as Ctrl-C does: the best epoch is written, exit 1 with the reason', async () => {
+    const out = path.join(root, 'engine-killed');
+    const child = spawn(process.execPath, [cliPath, 'train', '--data', shapes3, '--out', out, '--size', '32x32', '--architecture', 'seed-cnn', '--epochs', '500', '--patience', '0', '--batch-size', '16', '--engine', 'torch']);
+    let stderr = '';
+    const exited = new Promise<number | null>((resolve) => child.on('close', resolve));
+    await new Promise<void>((resolve) =>
+      child.stderr.on('data', (c: Buffer) => {
+        stderr += c.toString();
+        if (/epoch 2\/500/.test(stderr)) resolve();
+      }),
+    );
+    const engines = fs.readFileSync(`/proc/${child.pid}/task/${child.pid}/children`, 'utf8').trim().split(/\s+/).filter((pid) => /steps\.py/.test(fs.readFileSync(`/proc/${pid}/cmdline`, 'utf8')));
+    assert.equal(engines.length, 1, `one engine process under the trainer: ${engines.join(', ')}`);
+    process.kill(Number(engines[0]), 'SIGKILL');
+    assert.equal(await exited, 1, stderr);
+    assert.match(stderr, /training stopped: the PyTorch engine \(\/usr\/bin\/python3\) ended \(SIGKILL\)/);
+    assert.match(stderr, /\(the package holds epoch \d+, the best before that\)/);
+    const meta = readMetadata(out);
+    assert.ok(meta.training.bestEpoch >= 1 && meta.training.history.length >= 2, stderr);
+    assert.ok(fs.existsSync(path.join(out, 'report', 'report.html')));
+    const loaded = await loadModelPackage(out);
+    assert.deepEqual(loaded.metadata.labels, ['circle', 'square', 'triangle']);
+    loaded.model?.dispose();
+  });
+
   it('fingerprints exactly the images used', () => {
     const a = fingerprint(findDataset(shapes2, 0.2, 1));
     assert.equal(fingerprint(findDataset(shapes2, 0.2, 1)), a);
