@@ -89,7 +89,8 @@ async function measureTorchEngine(c: Case, file: string, steps: number): Promise
   try {
     const pid = (engine as unknown as { child: { pid: number } }).child.pid;
     const engineCpu = () => fs.readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ').slice(11, 13).reduce((t, v) => t + Number(v), 0) / 100;
-    await engine.step(xs, ys, c.batch, 1e-3); // first allocations
+    // Two warm-up steps, as train_bench.py gives PyTorch (oneDNN settles its kernels in the first ones).
+    for (let i = 0; i < 2; i++) await engine.step(xs, ys, c.batch, 1e-3);
     const started = performance.now();
     const cpu = process.cpuUsage();
     const engineStart = engineCpu();

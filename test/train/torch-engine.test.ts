@@ -1,4 +1,5 @@
 import { strict as assert } from 'node:assert';
+import * as fs from 'node:fs';
 import * as tf from '@tensorflow/tfjs';
 import { buildArchitecture, type Architecture } from '../../src/train/architectures';
 import { TorchSteps } from '../../src/train/torch/engine';
@@ -74,6 +75,30 @@ describe('the PyTorch training engine (Debian python3-torch)', function () {
       }
     });
   }
+
+  it('hands batches over in a tmpfs file that is gone once the engine has it, and trains exactly as through the pipe without one', async () => {
+    const shared = () => fs.readdirSync('/dev/shm').filter((f) => f.startsWith(`edgesight-batches-${process.pid}-`));
+    const data = batch(16, [32, 32, 3], 3, 5);
+    const losses = async (sharedDir?: string) => {
+      const model = buildArchitecture('compact-s2', { height: 32, width: 32, channels: 3, classes: 3, seed: 3 });
+      // One thread: oneDNN's reductions then add in a fixed order, so two runs can be compared exactly.
+      const engine = await TorchSteps.start(model, { optimizer: 'adam', learningRate: 3e-3, units: 3 }, { seed: 1, threads: 1, sharedDir });
+      try {
+        assert.deepEqual(shared(), [], 'the batch file is unlinked once both processes hold it');
+        assert.equal((engine as unknown as { batches?: unknown }).batches !== undefined, sharedDir === undefined, 'a batch file exactly when its folder exists');
+        const out: number[] = [];
+        for (let i = 0; i < 5; i++) out.push((await engine.step(data.x, data.y, 16, 3e-3))[0]);
+        return out;
+      } finally {
+        await engine.dispose();
+        model.dispose();
+      }
+    };
+    const viaFile = await losses();
+    const viaPipe = await losses('/nonexistent-shm');
+    assert.deepEqual(viaFile, viaPipe);
+    assert.ok(viaFile[4] < viaFile[0], `loss ${viaFile.join(' -> ')}`);
+  });
 
   it('refuses a layer it does not know, naming the layer', async () => {
     const model = tf.sequential({ layers: [tf.layers.averagePooling2d({ inputShape: [8, 8, 1], poolSize: 2, name: 'smooth' }), tf.layers.flatten(), tf.layers.dense({ units: 2, activation: 'softmax' })] });

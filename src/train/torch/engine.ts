@@ -1,4 +1,6 @@
 import { spawn, type ChildProcess } from 'node:child_process';
+import * as crypto from 'node:crypto';
+import * as fs from 'node:fs';
 import * as path from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import { TrainingEngineError } from '../../util/errors';
@@ -8,6 +10,8 @@ import type { StepSettings, TrainingSteps } from '../training-steps';
 export const DEFAULT_PYTHON = '/usr/bin/python3';
 /** The engine's program: sources are not compiled, so it is found beside this file's source. */
 const STEPS_SCRIPT = path.resolve(__dirname, '..', '..', '..', '..', 'src', 'train', 'torch', 'steps.py');
+/** tmpfs, where a batch file costs no disk writes. */
+const SHARED_DIR = '/dev/shm';
 /** How much of the engine's stderr an error quotes. */
 const STDERR_TAIL = 2000;
 
@@ -18,6 +22,8 @@ export interface TorchEngineOptions {
   seed: number;
   /** For tests: another program speaking the same protocol. */
   script?: string;
+  /** Where the shared batch file goes (tmpfs); a folder that does not exist sends batches through the pipe. */
+  sharedDir?: string;
 }
 
 interface Reply {
@@ -43,6 +49,8 @@ export class TorchSteps implements TrainingSteps {
   /** Bytes still missing before the reply being received is whole (0: its header is not in yet). */
   private replyBytes = 0;
   private readonly perExample: number;
+  /** Where batches are handed over; undefined: in the pipe, after the request. */
+  private batches: SharedBatchFile | undefined;
 
   private constructor(private readonly model: tf.LayersModel, private readonly units: number, options: TorchEngineOptions) {
     this.perExample = (model.inputs[0].shape.slice(1) as number[]).reduce((a, b) => a * b, 1);
@@ -66,6 +74,7 @@ export class TorchSteps implements TrainingSteps {
   /** Starts the engine with the model's layers and current weights; rejects with the reason when PyTorch cannot run it. */
   static async start(model: tf.LayersModel, settings: StepSettings, options: TorchEngineOptions): Promise<TorchSteps> {
     const engine = new TorchSteps(model, settings.units, options);
+    engine.batches = SharedBatchFile.create(options.sharedDir ?? SHARED_DIR);
     try {
       // Layer by layer (model.getWeights() puts every trainable weight before batch norm's statistics).
       const weights = model.layers.flatMap((l) => l.getWeights());
@@ -80,10 +89,13 @@ export class TorchSteps implements TrainingSteps {
           lr: settings.learningRate,
           seed: options.seed,
           threads: options.threads,
+          batches: engine.batches?.path,
         },
         weights.map((w) => Buffer.from((w.dataSync() as Float32Array).buffer)),
       );
       engine.info = { torch: String(reply.header.torch), threads: Number(reply.header.threads) };
+      // Both processes have it open now: nothing is left behind however either ends.
+      engine.batches?.unlink();
       return engine;
     } catch (err) {
       await engine.dispose();
@@ -92,7 +104,11 @@ export class TorchSteps implements TrainingSteps {
   }
 
   async step(x: Float32Array, y: Float32Array, count: number, learningRate: number): Promise<[number, number]> {
-    const reply = await this.request({ op: 'step', count, units: this.units, lr: learningRate }, [view(x, count * this.perExample), view(y, count * this.units)]);
+    const payload = [view(x, count * this.perExample), view(y, count * this.units)];
+    const header = { op: 'step', count, units: this.units, lr: learningRate };
+    // The engine reads a batch where it lies in the shared file; the previous step has settled
+    // (fit sends one at a time), so the file is free to overwrite.
+    const reply = this.batches ? await this.request({ ...header, shared: 0, sharedBytes: this.batches.write(payload) }, []) : await this.request(header, payload);
     return [Number(reply.header.loss), Number(reply.header.accuracy)];
   }
 
@@ -127,6 +143,8 @@ export class TorchSteps implements TrainingSteps {
   }
 
   async dispose(): Promise<void> {
+    this.batches?.close();
+    this.batches = undefined;
     if (this.child.exitCode !== null || this.child.signalCode !== null || this.exited) return;
     const gone = new Promise<void>((resolve) => this.child.once('exit', () => resolve()));
     this.child.stdin!.end();
@@ -182,6 +200,54 @@ export class TorchSteps implements TrainingSteps {
   private fail(err: Error): void {
     this.exited ??= err;
     for (const p of this.pending.splice(0)) p.reject(this.exited);
+  }
+}
+
+/**
+ * A file on tmpfs (/dev/shm) that each batch is written into and the engine maps: one copy of
+ * the batch instead of the pipe's two, and no round trips through a 1 MiB pipe buffer.
+ */
+class SharedBatchFile {
+  private size = 0;
+  private unlinked = false;
+
+  private constructor(readonly path: string, private readonly fd: number) {}
+
+  /** Undefined where there is no /dev/shm (batches then go through the pipe). */
+  static create(dir: string): SharedBatchFile | undefined {
+    if (!fs.existsSync(dir)) return undefined;
+    const file = path.join(dir, `edgesight-batches-${process.pid}-${crypto.randomBytes(6).toString('hex')}`);
+    try {
+      return new SharedBatchFile(file, fs.openSync(file, 'wx+', 0o600));
+    } catch {
+      return undefined;
+    }
+  }
+
+  /** Writes the parts one after another from the start of the file; answers their total length. */
+  write(parts: Buffer[]): number {
+    const total = parts.reduce((n, b) => n + b.length, 0);
+    if (total > this.size) {
+      fs.ftruncateSync(this.fd, total);
+      this.size = total;
+    }
+    let offset = 0;
+    for (const part of parts) {
+      fs.writeSync(this.fd, part, 0, part.length, offset);
+      offset += part.length;
+    }
+    return total;
+  }
+
+  unlink(): void {
+    if (this.unlinked) return;
+    this.unlinked = true;
+    fs.rmSync(this.path, { force: true });
+  }
+
+  close(): void {
+    this.unlink();
+    fs.closeSync(this.fd);
   }
 }
 
