@@ -1,5 +1,5 @@
 import { strict as assert } from 'node:assert';
-import { spawn } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import * as tf from '@tensorflow/tfjs';
@@ -26,6 +26,23 @@ interface Metadata {
 }
 
 const readMetadata = (dir: string) => JSON.parse(fs.readFileSync(path.join(dir, 'metadata.json'), 'utf8')) as Metadata;
+
+/**
+ * Starts `edgesight train` on `data` for 500 epochs and resolves once its second epoch has begun;
+ * `exited` then resolves to everything it wrote on stderr, once it has exited.
+ */
+async function trainPastEpochTwo(data: string, out: string, args: string[], ownGroup: boolean): Promise<{ child: ChildProcess; exited: Promise<string> }> {
+  const child = spawn(process.execPath, [cliPath, 'train', '--data', data, '--out', out, '--size', '32x32', '--architecture', 'seed-cnn', '--epochs', '500', '--patience', '0', '--batch-size', '16', ...args], { detached: ownGroup });
+  let stderr = '';
+  const exited = new Promise<string>((resolve) => child.on('close', () => resolve(stderr)));
+  await new Promise<void>((resolve) =>
+    child.stderr!.on('data', (c: Buffer) => {
+      stderr += c.toString();
+      if (/epoch 2\/500/.test(stderr)) resolve();
+    }),
+  );
+  return { child, exited };
+}
 
 describe('edgesight train and evaluate', function () {
   this.timeout(240_000);
@@ -164,17 +181,10 @@ describe('edgesight train and evaluate', function () {
   it('stops cleanly on Ctrl-C and keeps the best epoch so far', async () => {
     const out = path.join(root, 'interrupted');
     // In its own process group, signalled as a terminal's Ctrl-C is: every process of the group (the PyTorch engine too) gets it.
-    const child = spawn(process.execPath, [cliPath, 'train', '--data', shapes3, '--out', out, '--size', '32x32', '--architecture', 'seed-cnn', '--epochs', '500', '--patience', '0', '--batch-size', '16'], { detached: true });
-    let stderr = '';
-    const exited = new Promise<number | null>((resolve) => child.on('close', resolve));
-    await new Promise<void>((resolve) =>
-      child.stderr.on('data', (c: Buffer) => {
-        stderr += c.toString();
-        if (/epoch 2\/500/.test(stderr)) resolve();
-      }),
-    );
-    process.kill(-child.pid!, 'SIGINT');
-    assert.equal(await exited, 130, stderr);
+    const run = await trainPastEpochTwo(shapes3, out, [], true);
+    process.kill(-run.child.pid!, 'SIGINT');
+    const stderr = await run.exited;
+    assert.equal(run.child.exitCode, 130, stderr);
     const meta = readMetadata(out);
     assert.equal(meta.training.interrupted, true);
     assert.ok(meta.training.bestEpoch >= 1 && meta.training.history.length >= 2, stderr);
@@ -205,19 +215,13 @@ describe('edgesight train and evaluate', function () {
 
   it('a PyTorch engine killed mid-run (out of memory, say) stops training as Ctrl-C does: the best epoch is written, exit 1 with the reason', async () => {
     const out = path.join(root, 'engine-killed');
-    const child = spawn(process.execPath, [cliPath, 'train', '--data', shapes3, '--out', out, '--size', '32x32', '--architecture', 'seed-cnn', '--epochs', '500', '--patience', '0', '--batch-size', '16', '--engine', 'torch']);
-    let stderr = '';
-    const exited = new Promise<number | null>((resolve) => child.on('close', resolve));
-    await new Promise<void>((resolve) =>
-      child.stderr.on('data', (c: Buffer) => {
-        stderr += c.toString();
-        if (/epoch 2\/500/.test(stderr)) resolve();
-      }),
-    );
+    const run = await trainPastEpochTwo(shapes3, out, ['--engine', 'torch'], false);
+    const { child } = run;
     const engines = fs.readFileSync(`/proc/${child.pid}/task/${child.pid}/children`, 'utf8').trim().split(/\s+/).filter((pid) => /steps\.py/.test(fs.readFileSync(`/proc/${pid}/cmdline`, 'utf8')));
     assert.equal(engines.length, 1, `one engine process under the trainer: ${engines.join(', ')}`);
     process.kill(Number(engines[0]), 'SIGKILL');
-    assert.equal(await exited, 1, stderr);
+    const stderr = await run.exited;
+    assert.equal(child.exitCode, 1, stderr);
     assert.match(stderr, /training stopped: the PyTorch engine \(\/usr\/bin\/python3\) ended \(SIGKILL\)/);
     assert.match(stderr, /\(the package holds epoch \d+, the best before that\)/);
     const meta = readMetadata(out);
