@@ -137,7 +137,10 @@ async function fitWith(steps: TrainingSteps, model: tf.LayersModel, data: { trai
       const count = Math.min(options.batchSize, order.length - start);
       const { xs, ys } = buffers[b % buffers.length];
       data.train.fill(order, start, count, units, xs, ys, random);
-      if (running) await settle(b);
+      if (running) {
+        await settle(b);
+        if (interrupted) break; // stopping after this batch: the one just assembled is not started
+      }
       running = { result: steps.step(xs, ys, count, learningRate), count };
       if (!steps.concurrent) await settle(b + 1);
     }

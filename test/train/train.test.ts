@@ -185,6 +185,7 @@ describe('edgesight train and evaluate', function () {
     process.kill(-run.child.pid!, 'SIGINT');
     const stderr = await run.exited;
     assert.equal(run.child.exitCode, 130, stderr);
+    assert.match(stderr, /training steps on PyTorch/, 'the engine that has to survive the group\'s SIGINT ran');
     const meta = readMetadata(out);
     assert.equal(meta.training.interrupted, true);
     assert.ok(meta.training.bestEpoch >= 1 && meta.training.history.length >= 2, stderr);

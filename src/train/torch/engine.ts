@@ -12,6 +12,8 @@ export const DEFAULT_PYTHON = '/usr/bin/python3';
 const STEPS_SCRIPT = path.resolve(__dirname, '..', '..', '..', '..', 'src', 'train', 'torch', 'steps.py');
 /** tmpfs, where a batch file costs no disk writes. */
 const SHARED_DIR = '/dev/shm';
+/** The engine's descriptor of the batch file (stdio slot 3). */
+const SHARED_FD = 3;
 /** How much of the engine's stderr an error quotes. */
 const STDERR_TAIL = 2000;
 
@@ -52,16 +54,22 @@ export class TorchSteps implements TrainingSteps {
   /** Where batches are handed over; undefined: in the pipe, after the request. */
   private batches: SharedBatchFile | undefined;
 
+  /** A step is in flight (the shared file holds its batch until it settles). */
+  private stepping = false;
+
   private constructor(private readonly model: tf.LayersModel, private readonly units: number, options: TorchEngineOptions) {
     this.perExample = (model.inputs[0].shape.slice(1) as number[]).reduce((a, b) => a * b, 1);
     const python = options.python ?? DEFAULT_PYTHON;
-    this.child = spawn(python, [options.script ?? STEPS_SCRIPT], { stdio: ['pipe', 'pipe', 'pipe'] });
+    this.batches = SharedBatchFile.create(options.sharedDir ?? SHARED_DIR);
+    // The batch file goes to the engine as its fd 3: it has no name left by then, so nothing stays behind however either process ends.
+    this.child = spawn(python, [options.script ?? STEPS_SCRIPT], { stdio: ['pipe', 'pipe', 'pipe', this.batches?.fd ?? 'ignore'] });
     this.child.stdout!.on('data', (chunk: Buffer) => this.onData(chunk));
     this.child.stderr!.on('data', (chunk: Buffer) => (this.stderr = (this.stderr + chunk.toString()).slice(-STDERR_TAIL)));
-    // A write to a process that has died fails with EPIPE; the 'exit' handler reports why.
+    // A write to a process that has died fails with EPIPE; the 'close' handler reports why.
     this.child.stdin!.on('error', () => {});
     this.child.on('error', (err) => this.fail(new TrainingEngineError(`cannot start ${python}: ${err.message}`)));
-    this.child.on('exit', (code, signal) => {
+    // 'close', not 'exit': by then its stderr (the reason it ended) and its last replies are read.
+    this.child.on('close', (code, signal) => {
       const last = this.stderr.trim().split('\n').slice(-1)[0] ?? '';
       this.fail(new TrainingEngineError(`the PyTorch engine (${python}) ended (${signal ?? `exit code ${code}`})${last ? `: ${last}` : ''}`));
     });
@@ -74,7 +82,6 @@ export class TorchSteps implements TrainingSteps {
   /** Starts the engine with the model's layers and current weights; rejects with the reason when PyTorch cannot run it. */
   static async start(model: tf.LayersModel, settings: StepSettings, options: TorchEngineOptions): Promise<TorchSteps> {
     const engine = new TorchSteps(model, settings.units, options);
-    engine.batches = SharedBatchFile.create(options.sharedDir ?? SHARED_DIR);
     try {
       // Layer by layer (model.getWeights() puts every trainable weight before batch norm's statistics).
       const weights = model.layers.flatMap((l) => l.getWeights());
@@ -89,13 +96,14 @@ export class TorchSteps implements TrainingSteps {
           lr: settings.learningRate,
           seed: options.seed,
           threads: options.threads,
-          batches: engine.batches?.path,
+          batches: engine.batches ? SHARED_FD : undefined,
         },
-        weights.map((w) => Buffer.from((w.dataSync() as Float32Array).buffer)),
+        weights.map((w) => {
+          const values = w.dataSync() as Float32Array;
+          return Buffer.from(values.buffer, values.byteOffset, values.byteLength);
+        }),
       );
       engine.info = { torch: String(reply.header.torch), threads: Number(reply.header.threads) };
-      // Both processes have it open now: nothing is left behind however either ends.
-      engine.batches?.unlink();
       return engine;
     } catch (err) {
       await engine.dispose();
@@ -104,12 +112,18 @@ export class TorchSteps implements TrainingSteps {
   }
 
   async step(x: Float32Array, y: Float32Array, count: number, learningRate: number): Promise<[number, number]> {
-    const payload = [view(x, count * this.perExample), view(y, count * this.units)];
-    const header = { op: 'step', count, units: this.units, lr: learningRate };
-    // The engine reads a batch where it lies in the shared file; the previous step has settled
-    // (fit sends one at a time), so the file is free to overwrite.
-    const reply = this.batches ? await this.request({ ...header, shared: 0, sharedBytes: this.batches.write(payload) }, []) : await this.request(header, payload);
-    return [Number(reply.header.loss), Number(reply.header.accuracy)];
+    // The engine reads a batch where it lies in the shared file, so one step at a time (fit sends them so).
+    if (this.stepping) throw new Error('TorchSteps.step: the previous step has not settled');
+    this.stepping = true;
+    try {
+      const payload = [view(x, count * this.perExample), view(y, count * this.units)];
+      const header = { op: 'step', count, units: this.units, lr: learningRate };
+      const reply = this.batches ? await this.request({ ...header, shared: 0, sharedBytes: this.batches.write(payload) }, []) : await this.request(header, payload);
+      // A diverging run's loss comes as null (JSON has no NaN): it is NaN here, as TF.js reports it.
+      return [reply.header.loss === null ? NaN : Number(reply.header.loss), Number(reply.header.accuracy)];
+    } finally {
+      this.stepping = false;
+    }
   }
 
   /** The engine's outputs (after the output layer's activation) for `count` images. */
@@ -171,6 +185,16 @@ export class TorchSteps implements TrainingSteps {
   }
 
   private onData(chunk: Buffer): void {
+    try {
+      this.receive(chunk);
+    } catch (err) {
+      // A reply that does not parse: the engine is not speaking the protocol any more.
+      this.fail(new TrainingEngineError(`the PyTorch engine sent a reply edgesight cannot read: ${(err as Error).message}`));
+      this.child.kill('SIGKILL');
+    }
+  }
+
+  private receive(chunk: Buffer): void {
     this.received.push(chunk);
     this.receivedBytes += chunk.length;
     for (;;) {
@@ -209,16 +233,18 @@ export class TorchSteps implements TrainingSteps {
  */
 class SharedBatchFile {
   private size = 0;
-  private unlinked = false;
 
-  private constructor(readonly path: string, private readonly fd: number) {}
+  private constructor(readonly fd: number) {}
 
-  /** Undefined where there is no /dev/shm (batches then go through the pipe). */
+  /** Undefined where `dir` does not exist (batches then go through the pipe). */
   static create(dir: string): SharedBatchFile | undefined {
     if (!fs.existsSync(dir)) return undefined;
     const file = path.join(dir, `edgesight-batches-${process.pid}-${crypto.randomBytes(6).toString('hex')}`);
     try {
-      return new SharedBatchFile(file, fs.openSync(file, 'wx+', 0o600));
+      const fd = fs.openSync(file, 'wx+', 0o600);
+      // Open, it needs no name: the engine gets the descriptor itself.
+      fs.rmSync(file, { force: true });
+      return new SharedBatchFile(fd);
     } catch {
       return undefined;
     }
@@ -239,14 +265,7 @@ class SharedBatchFile {
     return total;
   }
 
-  unlink(): void {
-    if (this.unlinked) return;
-    this.unlinked = true;
-    fs.rmSync(this.path, { force: true });
-  }
-
   close(): void {
-    this.unlink();
     fs.closeSync(this.fd);
   }
 }

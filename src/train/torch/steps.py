@@ -137,7 +137,30 @@ class BatchNorm(nn.Module):
         self.norm = cls(channels, eps=cfg['epsilon'], momentum=1 - cfg['momentum'])
 
     def forward(self, x):
-        return self.norm(x)
+        n = self.norm
+        if not self.training:
+            return n(x)
+        count = x.numel() // x.shape[1]
+        if count == 1:
+            # One value per channel (a last batch of one on a 1x1 map): PyTorch refuses it; Keras
+            # normalizes to the offset (the value minus its own mean is 0) and averages in a
+            # variance of 0.
+            with torch.no_grad():
+                n.running_mean.mul_(1 - n.momentum).add_(x.detach().reshape(-1), alpha=n.momentum)
+                n.running_var.mul_(1 - n.momentum)
+            # The scale's gradient is 0 then, but it must be a gradient (not none), or the
+            # optimizer would skip the scale in this step where TF.js updates it.
+            shape = [1, -1] + [1] * (x.dim() - 2)
+            return x * 0 + n.weight.reshape(shape) * 0 + n.bias.reshape(shape)
+        # PyTorch averages the unbiased batch variance into running_var, Keras the biased one (the
+        # one it normalizes with): take back the difference, var/count of the unbiased variance.
+        previous = n.running_var.clone()
+        y = n(x)
+        with torch.no_grad():
+            unbiased = (n.running_var - (1 - n.momentum) * previous) / n.momentum
+            # A new tensor, not an in-place change: the backward pass still holds the old one.
+            n.running_var = n.running_var - unbiased * (n.momentum / count)
+        return y
 
     def load(self, arrays):
         gamma, beta, mean, var = arrays
@@ -149,6 +172,28 @@ class BatchNorm(nn.Module):
     def dump(self):
         n = self.norm
         return [n.weight.detach().numpy(), n.bias.detach().numpy(), n.running_mean.numpy(), n.running_var.numpy()]
+
+
+class TfjsRmsProp(torch.optim.Optimizer):
+    """RMSProp as TF.js computes it (decay 0.9, no momentum, not centred): the step divides by
+    sqrt(mean square + epsilon), where PyTorch's RMSprop divides by sqrt(mean square) + epsilon,
+    which for small gradients is a step ten times as large."""
+
+    def __init__(self, params, lr, decay=0.9, eps=1e-7):
+        super().__init__(params, {'lr': lr, 'decay': decay, 'eps': eps})
+
+    @torch.no_grad()
+    def step(self):
+        for group in self.param_groups:
+            for p in group['params']:
+                if p.grad is None:
+                    continue
+                state = self.state[p]
+                if 'mean_square' not in state:
+                    state['mean_square'] = torch.zeros_like(p)
+                mean_square = state['mean_square']
+                mean_square.mul_(group['decay']).addcmul_(p.grad, p.grad, value=1 - group['decay'])
+                p.addcdiv_(p.grad, (mean_square + group['eps']).sqrt_(), value=-group['lr'])
 
 
 class Stateless(nn.Module):
@@ -233,6 +278,11 @@ def build(layers, input_shape):
     return nn.Sequential(*modules)
 
 
+def finite(value):
+    """JSON has no NaN or infinity (a diverging run's loss): those travel as null."""
+    return value if math.isfinite(value) else None
+
+
 def weighted(net):
     return [m for m in net if hasattr(m, 'load')]
 
@@ -241,8 +291,8 @@ class SharedBatches:
     """The file edgesight writes each batch into (on tmpfs), mapped here: the step reads the
     pixels where they lie, instead of copying megabytes out of the pipe at every step."""
 
-    def __init__(self, path):
-        self.file = open(path, 'r+b')
+    def __init__(self, fd):
+        self.file = open(fd, 'r+b')
         self.map = None
 
     def bytes(self, offset, length):
@@ -276,7 +326,7 @@ class Engine:
         if name == 'adam':
             self.optimizer = torch.optim.Adam(params, lr, betas=(0.9, 0.999), eps=1e-7)
         elif name == 'rmsprop':
-            self.optimizer = torch.optim.RMSprop(params, lr, alpha=0.9, eps=1e-7)
+            self.optimizer = TfjsRmsProp(params, lr)
         elif name == 'sgd':
             self.optimizer = torch.optim.SGD(params, lr)
         else:
@@ -325,7 +375,7 @@ class Engine:
             correct = (logits.argmax(dim=1) == y.argmax(dim=1)).float().mean()
         loss.backward()
         self.optimizer.step()
-        return {'loss': float(loss), 'accuracy': float(correct)}, b''
+        return {'loss': finite(float(loss)), 'accuracy': float(correct)}, b''
 
     def predict(self, header, payload):
         x, _ = self.images(payload, header['count'])
@@ -380,7 +430,7 @@ def main():
         except (BuildError, KeyError, ValueError, RuntimeError) as err:
             reply, data = {'error': str(err) if not isinstance(err, KeyError) else f'missing field {err}'}, b''
         reply['bytes'] = len(data)
-        encoded = json.dumps(reply).encode()
+        encoded = json.dumps(reply, allow_nan=False).encode()
         stdout.write(struct.pack('<I', len(encoded)) + encoded)
         stdout.write(data)
         stdout.flush()
