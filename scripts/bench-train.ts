@@ -8,9 +8,10 @@
  *  - the seed's MNIST CNN (conv32-pool-conv64-pool-dense512-dense10, 28x28x1, batch 64, Adam):
  *    edgesight WASM, PyTorch, and TF.js's pure-JS cpu backend;
  *  - for each, `edgesight train --engine torch`'s steps: the same network in edgesight's PyTorch
- *    engine process (channels-last), the batch sent to it at every step.
+ *    engine process (channels-last), the batch handed to it at every step as training does.
  * The batch (seeded uniform values in [0, 1), labels cycling through the classes) is written to
- * a file that both sides read. Training steps only (no batch assembly), after one warm-up step.
+ * a file that both sides read. Training steps only (no batch assembly), after one warm-up step
+ * on TF.js and two in PyTorch and its engine (train_bench.py's).
  *   npm run bench:train [-- --steps 10 --cpu-steps 1]
  */
 import { spawnSync } from 'node:child_process';
@@ -75,8 +76,8 @@ async function measure(backend: 'wasm' | 'cpu', c: Case, file: string, steps: nu
 
 /**
  * The same steps through `edgesight train`'s PyTorch engine (torch/engine.ts): the TF.js-built
- * network rebuilt in the engine process, the batch sent over its pipe at every step as training
- * sends each batch. CPU time is this process's plus the engine's.
+ * network rebuilt in the engine process, the batch handed over at every step as training hands
+ * each batch over. CPU time is this process's plus the engine's.
  */
 async function measureTorchEngine(c: Case, file: string, steps: number): Promise<{ wall: number; cpu: number }> {
   await selectBackend('wasm');

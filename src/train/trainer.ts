@@ -86,8 +86,9 @@ export async function fitExamples(model: tf.LayersModel, data: { train: Examples
 async function fitWith(steps: TrainingSteps, model: tf.LayersModel, data: { train: Examples; validation: Examples }, units: number, options: FitOptions, hooks: FitHooks): Promise<FitResult> {
   const random = seededRandom(options.seed);
   const per = data.train.elements;
-  // A step that runs elsewhere gets a second pair of buffers: the next batch is filled while it runs.
-  const buffers = Array.from({ length: steps.concurrent ? 2 : 1 }, () => ({ xs: new Float32Array(options.batchSize * per), ys: new Float32Array(options.batchSize * units) }));
+  // Two pairs of buffers: batch b + 1 is assembled while step b runs (in the PyTorch engine's
+  // process, which reads its batch until the step settles).
+  const buffers = [0, 1].map(() => ({ xs: new Float32Array(options.batchSize * per), ys: new Float32Array(options.batchSize * units) }));
   const order = Int32Array.from(data.train.labels, (_, i) => i);
   const batches = Math.ceil(order.length / options.batchSize);
   const history: EpochRecord[] = [];
@@ -132,17 +133,16 @@ async function fitWith(steps: TrainingSteps, model: tf.LayersModel, data: { trai
       await new Promise<void>((resolve) => setImmediate(resolve));
       if (hooks.shouldStop?.()) interrupted = true;
     };
-    for (let b = 0; b < batches && !interrupted; b++) {
+    for (let b = 0; b < batches; b++) {
       const start = b * options.batchSize;
       const count = Math.min(options.batchSize, order.length - start);
-      const { xs, ys } = buffers[b % buffers.length];
+      const { xs, ys } = buffers[b % 2];
       data.train.fill(order, start, count, units, xs, ys, random);
       if (running) {
         await settle(b);
         if (interrupted) break; // stopping after this batch: the one just assembled is not started
       }
       running = { result: steps.step(xs, ys, count, learningRate), count };
-      if (!steps.concurrent) await settle(b + 1);
     }
     if (running) await settle(batches);
     if (interrupted && seen < order.length) break; // a half epoch is not a result

@@ -8,9 +8,11 @@ export type OptimizerName = (typeof OPTIMIZERS)[number];
 export interface TrainingSteps {
   /** For the log: "TF.js wasm", "PyTorch 1.13.1, 4 threads". */
   readonly description: string;
-  /** True when a step runs outside this thread, so that the next batch can be assembled meanwhile. */
-  readonly concurrent: boolean;
-  /** One step on the first `count` examples of x (NHWC) and y; resolves to the batch's loss and accuracy. */
+  /**
+   * One step on the first `count` examples of x (NHWC) and y; resolves to the batch's loss and
+   * accuracy. x and y are left untouched until it settles; `fit` assembles the next batch in
+   * other arrays meanwhile.
+   */
   step(x: Float32Array, y: Float32Array, count: number, learningRate: number): Promise<[loss: number, accuracy: number]>;
   /** Puts the engine's current weights into the TF.js model (validation, checkpoints and export read it there). */
   syncModel(): Promise<void>;
@@ -26,10 +28,10 @@ export interface StepSettings {
 
 /** The steps in TF.js, on the model itself (its current backend; the WASM gradient kernels when registered). */
 export class TfjsSteps implements TrainingSteps {
-  readonly concurrent = false;
   readonly description = `TF.js ${tf.getBackend()}`;
   private readonly optimizer: tf.Optimizer;
   private readonly shape: number[];
+  private readonly perExample: number;
   private learningRate: number;
 
   constructor(private readonly model: tf.LayersModel, private readonly settings: StepSettings) {
@@ -39,6 +41,7 @@ export class TfjsSteps implements TrainingSteps {
     this.learningRate = settings.learningRate;
     model.compile({ optimizer: this.optimizer, loss: settings.units === 1 ? 'binaryCrossentropy' : 'categoricalCrossentropy', metrics: ['accuracy'] });
     this.shape = model.inputs[0].shape.slice(1) as number[];
+    this.perExample = this.shape.reduce((a, b) => a * b, 1);
   }
 
   async step(x: Float32Array, y: Float32Array, count: number, learningRate: number): Promise<[number, number]> {
@@ -46,8 +49,7 @@ export class TfjsSteps implements TrainingSteps {
       setLearningRate(this.optimizer, learningRate);
       this.learningRate = learningRate;
     }
-    const per = this.shape.reduce((a, b) => a * b, 1);
-    const xs = tf.tensor(x.subarray(0, count * per), [count, ...this.shape]);
+    const xs = tf.tensor(x.subarray(0, count * this.perExample), [count, ...this.shape]);
     const ys = tf.tensor2d(y.subarray(0, count * this.settings.units), [count, this.settings.units]);
     try {
       const [loss, accuracy] = (await this.model.trainOnBatch(xs, ys)) as number[];

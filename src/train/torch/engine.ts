@@ -40,7 +40,6 @@ interface Reply {
  * needs them. Requests go one at a time over stdin and stdout.
  */
 export class TorchSteps implements TrainingSteps {
-  readonly concurrent = true;
   private readonly child: ChildProcess;
   private readonly pending: { resolve: (r: Reply) => void; reject: (e: Error) => void }[] = [];
   private received: Buffer[] = [];

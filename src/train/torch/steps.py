@@ -9,9 +9,11 @@ Protocol, on stdin and stdout: each message is a 4-byte little-endian length, a 
 that length, then `header["bytes"]` bytes of payload (float32, little-endian). Replies carry
 either the answer or {"error": message}. Nothing else is written to stdout.
 
-  build    {layers, input, loss, optimizer, lr, seed, threads}  payload: the TF.js weights, in
+  build    {layers, input, loss, optimizer, lr, seed, threads, batches}  payload: the TF.js weights, in
            layer order (each layer.getWeights()), TF.js layouts      -> {torch, threads}
-  step     {count, units, lr}  payload: x (NHWC) then y     -> {loss, accuracy}
+  step     {count, units, lr}  payload: x (NHWC) then y     -> {loss (null if not finite), accuracy}
+           or {count, units, lr, shared, sharedBytes}: x then y at that offset of the batch
+           file, whose descriptor build's {batches} named (a tmpfs file edgesight writes)
   predict  {count}             payload: x (NHWC)            -> payload: the outputs (after the
                                                                output layer's activation)
   weights  {}                                               -> payload: the weights, TF.js order
@@ -46,36 +48,39 @@ def same_padding(size, kernel, stride):
 
 
 class Conv(nn.Module):
-    """Conv2D or DepthwiseConv2D as Keras computes it, 'same' padding included."""
+    """Conv2D or DepthwiseConv2D as Keras computes it, 'same' padding included. `shape` is its
+    input's [channels, height, width], fixed for the model: the padding and `out_shape` follow."""
 
-    def __init__(self, cfg, cin, depthwise):
+    def __init__(self, cfg, shape, depthwise):
         super().__init__()
+        cin, h, w = shape
         kh, kw = cfg['kernelSize']
-        self.stride = tuple(cfg['strides'])
-        self.kernel = (kh, kw)
-        self.same = cfg['padding'] == 'same'
+        sh, sw = cfg['strides']
         if depthwise:
             cout = cin * cfg['depthMultiplier']
             groups = cin
         else:
             cout = cfg['filters']
             groups = 1
+        if cfg['padding'] == 'same':
+            top, bottom = same_padding(h, kh, sh)
+            left, right = same_padding(w, kw, sw)
+            self.out_shape = [cout, math.ceil(h / sh), math.ceil(w / sw)]
+        else:
+            top = bottom = left = right = 0
+            self.out_shape = [cout, (h - kh) // sh + 1, (w - kw) // sw + 1]
+        # Even padding goes to the convolution; Keras' uneven one (one more after) is a pad before it.
+        even = top == bottom and left == right
+        self.pad = None if even else (left, right, top, bottom)
         self.depthwise = depthwise
-        self.conv = nn.Conv2d(cin, cout, (kh, kw), stride=self.stride, groups=groups, bias=cfg['useBias'])
+        self.weight_arrays = 2 if cfg['useBias'] else 1
+        self.conv = nn.Conv2d(cin, cout, (kh, kw), stride=(sh, sw), padding=(top, left) if even else 0, groups=groups, bias=cfg['useBias'])
         self.activation = activation(cfg.get('activation', 'linear'))
-        self.cout = cout
 
     def forward(self, x):
-        if self.same:
-            top, bottom = same_padding(x.shape[2], self.kernel[0], self.stride[0])
-            left, right = same_padding(x.shape[3], self.kernel[1], self.stride[1])
-            if top == bottom and left == right:
-                x = F.conv2d(x, self.conv.weight, self.conv.bias, self.stride, (top, left), 1, self.conv.groups)
-            else:
-                x = F.conv2d(F.pad(x, (left, right, top, bottom)), self.conv.weight, self.conv.bias, self.stride, 0, 1, self.conv.groups)
-        else:
-            x = self.conv(x)
-        return self.activation(x)
+        if self.pad is not None:
+            x = F.pad(x, self.pad)
+        return self.activation(self.conv(x))
 
     def load(self, arrays):
         # TF.js: conv [kh, kw, cin, cout]; depthwise [kh, kw, cin, multiplier]. PyTorch: [cout, cin/groups, kh, kw],
@@ -107,6 +112,7 @@ class Dense(nn.Module):
     def __init__(self, cfg, cin, final):
         super().__init__()
         self.linear = nn.Linear(cin, cfg['units'], bias=cfg['useBias'])
+        self.weight_arrays = 2 if cfg['useBias'] else 1
         name = cfg.get('activation', 'linear')
         # The output layer's softmax or sigmoid is folded into the loss (log-softmax, logits).
         self.output_activation = name if final and name in ('softmax', 'sigmoid') else None
@@ -135,6 +141,7 @@ class BatchNorm(nn.Module):
         cls = nn.BatchNorm2d if spatial else nn.BatchNorm1d
         # Keras' momentum keeps that share of the old average; PyTorch's takes that share of the new value.
         self.norm = cls(channels, eps=cfg['epsilon'], momentum=1 - cfg['momentum'])
+        self.weight_arrays = 4  # gamma, beta, moving mean, moving variance
 
     def forward(self, x):
         n = self.norm
@@ -236,13 +243,8 @@ def build(layers, input_shape):
                 raise BuildError(f"layer {layer['name']}: {kind} after the image was flattened")
             if tuple(cfg.get('dilationRate', (1, 1))) not in ((1, 1), (1,), 1) or cfg.get('dataFormat', 'channelsLast') != 'channelsLast':
                 raise BuildError(f"layer {layer['name']}: dilated or channels-first convolutions are not supported")
-            m = Conv(cfg, shape[0], kind == 'DepthwiseConv2D')
-            kh, kw = cfg['kernelSize']
-            sh, sw = cfg['strides']
-            if cfg['padding'] == 'same':
-                shape = [m.cout, math.ceil(shape[1] / sh), math.ceil(shape[2] / sw)]
-            else:
-                shape = [m.cout, (shape[1] - kh) // sh + 1, (shape[2] - kw) // sw + 1]
+            m = Conv(cfg, shape, kind == 'DepthwiseConv2D')
+            shape = m.out_shape
         elif kind == 'BatchNormalization':
             if cfg.get('axis', -1) not in (-1, 3 if len(shape) == 3 else 1):
                 raise BuildError(f"layer {layer['name']}: batch norm over axis {cfg['axis']} is not supported")
@@ -343,9 +345,8 @@ class Engine:
         if offset != flat.size:
             raise BuildError(f'{flat.size} weight values received, the layers hold {offset}')
         for module in weighted(self.net):
-            count = len(module.dump())
-            module.load(arrays[:count])
-            arrays = arrays[count:]
+            module.load(arrays[:module.weight_arrays])
+            arrays = arrays[module.weight_arrays:]
         if arrays:
             raise BuildError(f'{len(arrays)} weight arrays left over after the last layer')
 
