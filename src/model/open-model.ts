@@ -8,7 +8,7 @@ import { selectBackend, type BackendChoice } from './backend';
 import { Classifier } from './classifier';
 import { bareModelFileOf } from './bare-model-contract';
 import { convertInChild, removeConversion } from './engine/convert-in-child';
-import { engineFromConversion, selectEngine, type EngineOptions } from './engine/select-engine';
+import { engineFromConversion, selectEngine, type EngineOptions, type TfjsVerdict } from './engine/select-engine';
 import { isOnnxFileName } from './formats/onnx-file';
 import { MemoryBudget } from './memory-budget';
 import { loadModelPackage, releaseTfjsModel, type LoadedModel } from './model-package';
@@ -56,10 +56,10 @@ export async function openClassifier(config: Config, log: Logger, candidates: st
 /** Loads a package (or Keras or ONNX file) into a classifier on its engine, warmed up; says which defaults a bare model file took. */
 export async function openPackage(dir: string, engine: EngineOptions, log: Logger, pool?: PoolServing): Promise<Classifier> {
   const converted = await openConverted(dir, engine, log);
-  if (converted) return converted;
+  if (converted instanceof Classifier) return converted;
   const loaded = await loadModelPackage(dir);
   sayDefaults(loaded, log);
-  return classifierFor(loaded, engine, log, pool);
+  return classifierFor(loaded, converted ? { ...engine, stayOnTfjs: converted.stayOnTfjs } : engine, log, pool);
 }
 
 /** A bare Keras or ONNX file says nothing of labels or preprocessing: says which defaults were taken. */
@@ -71,10 +71,12 @@ function sayDefaults(loaded: LoadedModel, log: Logger): void {
 /**
  * With model.backend auto or opencv, a TF.js package or Keras file is converted in a child
  * process (convertInChild) and served on OpenCV DNN without this process ever loading it into
- * TF.js. Undefined when that does not work out for any reason (the model does not convert, does
- * not pass the check, TF.js is the faster): the caller loads it here and decides as before.
+ * TF.js. Otherwise the caller loads it here: with `stayOnTfjs` when the converted model was
+ * examined and is not to be served on OpenCV (it failed the check, or TF.js is the faster), so
+ * that it is not converted and timed a second time; undefined when it could not be readied
+ * (the load here then decides as always).
  */
-async function openConverted(dir: string, engine: EngineOptions, log: Logger): Promise<Classifier | undefined> {
+async function openConverted(dir: string, engine: EngineOptions, log: Logger): Promise<Classifier | { stayOnTfjs: TfjsVerdict } | undefined> {
   if (engine.preference !== 'auto' && engine.preference !== 'opencv') return undefined;
   const file = bareModelFileOf(path.resolve(dir));
   if (file && isOnnxFileName(file)) return undefined;
@@ -91,10 +93,7 @@ async function openConverted(dir: string, engine: EngineOptions, log: Logger): P
   } finally {
     await removeConversion(conversion);
   }
-  if ('notServed' in selection) {
-    log.debug({ model: dir, reason: selection.notServed }, `model: not served on OpenCV DNN as converted in a separate process (${selection.notServed}); loading it here`);
-    return undefined;
-  }
+  if ('stayOnTfjs' in selection) return selection;
   sayDefaults(conversion.model, log);
   return warmedUp(new Classifier(conversion.model, selection.engine, selection.summary));
 }

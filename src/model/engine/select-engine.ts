@@ -23,7 +23,12 @@ export interface EngineOptions {
   preference: BackendPreference;
   /** OpenCV's thread pool (0: its default, every core). */
   threads: number;
+  /** Already decided by the conversion process's check or timing (engineFromConversion): TF.js. */
+  stayOnTfjs?: TfjsVerdict;
 }
+
+/** Why a converted model stays on TF.js: a reason, or auto's timing that found TF.js the faster. */
+export type TfjsVerdict = { why: string } | { ms: Record<EngineName, number>; difference: number };
 
 /**
  * Picks the engine for a loaded model. TF.js always can (it is what loaded the model); OpenCV
@@ -40,6 +45,8 @@ export async function selectEngine(loaded: LoadedModel, options: EngineOptions, 
     log?.info({ model: loaded.dir, engine: 'tfjs', reason: why }, `model: stays on TF.js: ${why}`);
     return { engine: tfjs, summary: `tfjs (${why})` };
   };
+  const verdict = options.stayOnTfjs;
+  if (verdict) return 'why' in verdict ? stay(verdict.why) : fasterOf(loaded.dir, tfjs, verdict.ms, verdict.difference, options, log);
   if (loaded.format !== 'layers-model') return stay('a TF.js graph model is not converted to ONNX');
   let onnx: Uint8Array;
   try {
@@ -72,35 +79,37 @@ export async function selectEngine(loaded: LoadedModel, options: EngineOptions, 
 /**
  * The OpenCV DNN engine for a model the conversion process readied (convertInChild): its ONNX
  * read here, checked against the outputs TF.js gave there on the same probe inputs and, with
- * auto, timed against TF.js's time there. `notServed` says why not otherwise: the caller then
- * loads the model here and selectEngine decides as always, logging why.
+ * auto, timed against TF.js's time there. Otherwise `stayOnTfjs` says why: the caller loads
+ * the model here and selectEngine serves it on TF.js with that verdict, without converting and
+ * timing it again.
  */
-export async function engineFromConversion(conversion: ChildConversion, options: EngineOptions, log?: Logger): Promise<EngineSelection | { notServed: string }> {
+export async function engineFromConversion(conversion: ChildConversion, options: EngineOptions, log?: Logger): Promise<EngineSelection | { stayOnTfjs: TfjsVerdict }> {
   const loaded = conversion.model;
   setOpenCvThreads(options.threads);
   let opencv: OpenCvEngine;
   try {
     opencv = new OpenCvEngine(await readOnnxNetFile(conversion.onnxFile), loaded.inputShape, loaded.outputUnits);
   } catch (err) {
-    return { notServed: `OpenCV DNN could not read the converted model: ${errorMessage(err)}` };
+    return { stayOnTfjs: { why: `OpenCV DNN could not read the converted model: ${errorMessage(err)}` } };
   }
   const [h, w, c] = loaded.inputShape;
   const probes = probeInputs(h * w * c, loaded.metadata.preprocess.range);
-  let notServed: string | undefined;
+  let verdict: TfjsVerdict;
   try {
     const difference = await maxDifferenceFrom(conversion.expected, opencv, probes);
-    if (!(difference <= MAX_OUTPUT_DIFFERENCE)) notServed = differenceTooLarge(difference);
+    if (!(difference <= MAX_OUTPUT_DIFFERENCE)) verdict = { why: differenceTooLarge(difference) };
     else if (options.preference === 'opencv') return onOpenCv(loaded.dir, opencv, difference, options, log);
+    else if (conversion.tfjsMs === undefined) verdict = { why: 'the conversion process did not time TF.js, so auto could not compare the two' };
     else {
-      const ms: Record<EngineName, number> = { tfjs: conversion.tfjsMs ?? Infinity, opencv: await timeEngine(opencv, probes[0]) };
+      const ms: Record<EngineName, number> = { tfjs: conversion.tfjsMs, opencv: await timeEngine(opencv, probes[0]) };
       if (ms.opencv < ms.tfjs) return fasterOf(loaded.dir, opencv, ms, difference, options, log);
-      notServed = `TF.js is the faster (${ms.tfjs.toFixed(2)} ms against ${ms.opencv.toFixed(2)} ms per inference)`;
+      verdict = { ms, difference };
     }
   } catch (err) {
-    notServed = `OpenCV DNN failed on the probe inputs: ${errorMessage(err)}`;
+    verdict = { why: `OpenCV DNN failed on the probe inputs: ${errorMessage(err)}` };
   }
   opencv.dispose();
-  return { notServed };
+  return { stayOnTfjs: verdict };
 }
 
 function differenceTooLarge(difference: number): string {

@@ -9,11 +9,11 @@ import { selectBackend } from '../../../src/model/backend';
 import { Classifier } from '../../../src/model/classifier';
 import type { InferenceEngine } from '../../../src/model/engine/inference-engine';
 import { maxOutputDifference, probeInputs } from '../../../src/model/engine/probe-check';
-import { selectEngine } from '../../../src/model/engine/select-engine';
+import { engineFromConversion, selectEngine } from '../../../src/model/engine/select-engine';
 import { TfjsEngine } from '../../../src/model/engine/tfjs-engine';
 import { loadModelPackage, type LoadedModel } from '../../../src/model/model-package';
 import { classifierFor, openPackage } from '../../../src/model/open-model';
-import { conversionProcess } from '../../../src/model/engine/convert-in-child';
+import { conversionProcess, convertInChild, removeConversion } from '../../../src/model/engine/convert-in-child';
 import { ModelPackageError } from '../../../src/util/errors';
 import { directorySaveHandler } from '../../../src/model/package-io';
 import { readImageFile } from '../../../src/vision/read-image';
@@ -141,6 +141,31 @@ describe('OpenCV DNN engine: converted models against TF.js', function () {
       const faster = (line.opencvMs as number) < (line.tfjsMs as number) ? 'opencv' : 'tfjs';
       assert.equal(selection.engine.name, faster);
       assert.match(selection.summary, /opencv [\d.]+ ms .* tfjs [\d.]+ ms/);
+    } finally {
+      loaded.model!.dispose();
+    }
+  });
+
+  it('a model the conversion process found slower than TF.js stays on TF.js with the times measured there, not converted and timed again here', async () => {
+    const conversion = await convertInChild(defaultModelDir, 'auto');
+    assert.ok(conversion.ok, conversion.ok ? '' : conversion.why);
+    let examined: Awaited<ReturnType<typeof engineFromConversion>>;
+    try {
+      // TF.js as timed there, made unbeatable.
+      examined = await engineFromConversion({ ...conversion, tfjsMs: 1e-6 }, { preference: 'auto', threads: 1 });
+    } finally {
+      await removeConversion(conversion);
+    }
+    assert.ok('stayOnTfjs' in examined && 'ms' in examined.stayOnTfjs, JSON.stringify(examined));
+    assert.equal(examined.stayOnTfjs.ms.tfjs, 1e-6);
+    const loaded = await loadModelPackage(defaultModelDir);
+    const { log, lines } = recordingLogger();
+    try {
+      const selection = await selectEngine(loaded, { preference: 'auto', threads: 1, stayOnTfjs: examined.stayOnTfjs }, log);
+      assert.equal(selection.engine.name, 'tfjs');
+      assert.match(selection.summary, /^tfjs \(auto: opencv [\d.]+ ms \(1 thread\), tfjs 0\.00 ms per inference; within /);
+      // The log's times are the conversion process's: a timing here would not give 1e-6 ms.
+      assert.deepEqual(lines.filter((l) => typeof l.tfjsMs === 'number').map((l) => l.tfjsMs), [1e-6]);
     } finally {
       loaded.model!.dispose();
     }
