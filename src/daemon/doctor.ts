@@ -3,7 +3,7 @@ import type { Config } from '../config/schema';
 import { listCameras, type CameraDevice } from '../capture/cameras';
 import { currentBackend, selectBackend } from '../model/backend';
 import { selectEngine } from '../model/engine/select-engine';
-import { MemoryBudget } from '../model/memory-budget';
+import { fitsAtStart, MemoryBudget } from '../model/memory-budget';
 import { loadModelPackage } from '../model/model-package';
 import { resolveModelDir } from '../model/open-model';
 import { PoolEngine } from '../model/pool/pool-engine';
@@ -12,6 +12,7 @@ import { poolFor, serveOnPool } from '../model/pool/serve-on-pool';
 import { silentLogger } from '../util/logger';
 import { errorMessage } from '../util/errors';
 import { readMemoryLimit, readUnitMemoryLimit } from '../util/memory-limit';
+import { roundTo } from '../util/round';
 import { cv } from '../vision/cv';
 
 export interface DoctorReport {
@@ -99,7 +100,7 @@ export async function gatherReport(config: Config, options: { checkModel?: boole
 }
 
 function mb(bytes: number): number {
-  return Math.round((bytes / 1048576) * 10) / 10;
+  return roundTo(bytes / 1048576, 1);
 }
 
 /**
@@ -116,7 +117,7 @@ function applicableLimit(): MemoryReport['limit'] {
 function formatMemory(m: MemoryReport): string {
   const need = m.model ? `; this model's ${m.model.weightMB} MB of weights: about ${Math.round(m.model.startPeakMB)} MB at start-up, and a hot-swap to it about ${Math.round(m.model.swapOverRssMB)} MB over the daemon's memory of that moment` : '';
   if (!m.limit) return `memory   ok   no memory limit on this process or on a running edgesight service (the installed unit sets MemoryMax=1G)${need}`;
-  const fits = !m.model || m.model.startPeakMB <= m.limit.mb;
+  const fits = !m.model || fitsAtStart(m.model.startPeakMB, m.limit.mb);
   const advice = fits ? '' : ': over the limit, the daemon will refuse it at start; raise it with `sudo systemctl edit edgesight` ([Service] MemoryMax=) or use a smaller model';
   return `memory   ${fits ? 'ok  ' : 'FAIL'} limit ${Math.round(m.limit.mb)} MB (${m.limit.whose}, ${m.limit.file})${need}${advice}`;
 }

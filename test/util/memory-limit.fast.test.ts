@@ -75,8 +75,9 @@ describe('readMemoryLimit (cgroup v1 and v2 from files)', () => {
 
 describe('readUnitMemoryLimit (the service\'s limit, read by doctor from a shell)', () => {
   it("reads the running unit's cgroup v2 memory.max, not the caller's", () => {
+    // The caller's own session is limited tighter: a reader of the caller's cgroup would answer 256 MB.
     const where = fakeCgroups('0::/user.slice/user-1000.slice/session-2.scope\n', {
-      'user.slice/memory.max': 'max',
+      'user.slice/memory.max': String(256 * 1048576),
       'system.slice/memory.max': 'max',
       'system.slice/edgesight.service/memory.max': String(1024 * 1048576),
     });
