@@ -1,7 +1,7 @@
-import { fork } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import type { BackendPreference } from '../../config/backend-preference';
+import { runOnceInChild } from '../run-once-in-child';
 import { ONNX_DIR_PREFIX, type ConversionAnswer, type ConversionRequest } from './conversion-protocol';
 
 /**
@@ -23,40 +23,19 @@ export type ChildConversion = Extract<ConversionAnswer, { ok: true }>;
  * nothing for as long as the daemon runs. Resolves `{ ok: false, why }` for anything that did
  * not work out, never rejects: the caller then loads the model in-process as before.
  */
-export function convertInChild(dir: string, preference: BackendPreference): Promise<ConversionAnswer> {
-  return new Promise((resolve) => {
-    let answer: ConversionAnswer | undefined;
-    let child: ReturnType<typeof fork>;
-    try {
-      // No inherited debugger or test-runner flags.
-      child = fork(conversionProcess.script, [], { stdio: ['ignore', 'ignore', 'pipe', 'ipc'], execArgv: [], serialization: 'advanced' });
-    } catch (err) {
-      return resolve({ ok: false, why: `could not start the conversion process: ${(err as Error).message}` });
-    }
-    let stderrTail = '';
-    child.stderr?.on('data', (chunk: Buffer) => (stderrTail = (stderrTail + chunk.toString('utf8')).slice(-500)));
-    let timedOut = false;
-    const deadline = setTimeout(() => {
-      timedOut = true;
-      child.kill('SIGKILL');
-    }, CONVERSION_TIMEOUT_MS);
-    child.once('message', (message) => (answer = message as ConversionAnswer));
-    // A process that could not be started emits no 'exit'.
-    child.once('error', (err) => {
-      clearTimeout(deadline);
-      child.kill('SIGKILL');
-      resolve(answer ?? { ok: false, why: `the conversion process failed: ${err.message}` });
-    });
-    child.once('exit', (code, signal) => {
-      clearTimeout(deadline);
-      if (answer) return resolve(answer);
-      if (timedOut) return resolve({ ok: false, fatal: true, why: `its conversion for OpenCV DNN did not finish within ${CONVERSION_TIMEOUT_MS / 1000} s` });
-      if (signal === 'SIGKILL') return resolve({ ok: false, fatal: true, why: 'its conversion for OpenCV DNN was killed, most likely by the kernel at the memory limit' });
-      resolve({ ok: false, why: `the conversion process ended without an answer (${signal ?? `exit code ${code}`})${stderrTail.trim() ? `: ${stderrTail.trim().split('\n').pop()}` : ''}` });
-    });
-    const request: ConversionRequest = { dir, preference };
-    child.send(request);
+export async function convertInChild(dir: string, preference: BackendPreference): Promise<ConversionAnswer> {
+  const request: ConversionRequest = { dir, preference };
+  const outcome = await runOnceInChild<ConversionAnswer>(conversionProcess.script, request, {
+    timeoutMs: CONVERSION_TIMEOUT_MS,
+    timeoutReason: `its conversion for OpenCV DNN did not finish within ${CONVERSION_TIMEOUT_MS / 1000} s`,
+    serialization: 'advanced',
   });
+  if ('answer' in outcome) return outcome.answer;
+  // Past its deadline: the same load here would take as long, holding the daemon meanwhile.
+  if ('killedFor' in outcome) return outcome.cause === 'deadline' ? { ok: false, fatal: true, why: outcome.killedFor } : { ok: false, why: `the conversion process ${outcome.killedFor}` };
+  const { ended } = outcome;
+  if (ended.signal === 'SIGKILL') return { ok: false, fatal: true, why: 'its conversion for OpenCV DNN was killed, most likely by the kernel at the memory limit' };
+  return { ok: false, why: `the conversion process ended without an answer (${ended.signal ?? `exit code ${ended.code}`})${ended.stderr ? `: ${ended.stderr}` : ''}` };
 }
 
 /** Removes the conversion's ONNX file and its private directory. */
