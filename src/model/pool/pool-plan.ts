@@ -41,16 +41,29 @@ export function workerCores(cores = os.availableParallelism()): number {
  * OpenCV binding is not context-aware), so both stay in-process. TF.js WASM runs one thread in
  * Node: `auto` gives it a worker per spare core, unless the model is so fast (`inferMs` measured
  * at load) that the hand-off would cost more than it saves, or the copies of the model would
- * take more than half the memory available. A number is taken as asked.
+ * take more than half the memory available. A number is taken as asked. Either way, more than
+ * one worker only when their copies fit in `roomBytes`, what is left under the cgroup's memory
+ * limit (undefined: no limit): past it the kernel kills the whole daemon.
  */
-export function planWorkers(setting: WorkersSetting, engine: EngineName, tfBackend: string | undefined, inferMs: number | undefined, cores = workerCores(), weightBytes = 0, availableBytes = os.freemem()): PoolPlan {
+export function planWorkers(setting: WorkersSetting, engine: EngineName, tfBackend: string | undefined, inferMs: number | undefined, cores = workerCores(), weightBytes = 0, availableBytes = os.freemem(), roomBytes?: number): PoolPlan {
+  const plan = planByCores(setting, engine, tfBackend, inferMs, cores, weightBytes, availableBytes);
+  if (plan.workers <= 1 || roomBytes === undefined) return plan;
+  const need = plan.workers * workerBytesFor(weightBytes);
+  if (need <= roomBytes) return plan;
+  return { workers: 1, why: `${plan.workers} workers would take ~${mb(need)} MB (each its own copy of the model), more than the ${mb(Math.max(0, roomBytes))} MB left under the memory limit` };
+}
+
+function planByCores(setting: WorkersSetting, engine: EngineName, tfBackend: string | undefined, inferMs: number | undefined, cores: number, weightBytes: number, availableBytes: number): PoolPlan {
   if (engine === 'opencv') return { workers: 1, why: 'OpenCV DNN uses every core through its own thread pool' };
   if (setting !== 'auto') return { workers: setting, why: `pipeline.workers ${setting}` };
   if (tfBackend === 'tensorflow') return { workers: 1, why: 'auto: tfjs-node uses every core through its own thread pool' };
   if (cores < 2) return { workers: 1, why: `auto: ${os.availableParallelism()} cores, one left for capture and the server` };
   if (inferMs !== undefined && inferMs < FAST_MODEL_MS) return { workers: 1, why: `auto: ${inferMs.toFixed(2)} ms per inference, under ${FAST_MODEL_MS} ms, where a hand-off to a worker costs more than it saves` };
-  const mb = (bytes: number) => Math.round(bytes / 1048576);
   const need = cores * workerBytesFor(weightBytes);
   if (need > WORKER_MEMORY_SHARE * availableBytes) return { workers: 1, why: `auto: ${cores} workers would take ~${mb(need)} MB (each its own copy of the model), more than half of the ${mb(availableBytes)} MB available` };
   return { workers: cores, why: `auto: one per core left after capture and the server${inferMs === undefined ? '' : ` (${inferMs.toFixed(1)} ms per inference)`}` };
+}
+
+function mb(bytes: number): number {
+  return Math.round(bytes / 1048576);
 }

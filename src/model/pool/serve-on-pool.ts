@@ -7,7 +7,7 @@ import type { LoadedModel } from '../model-package';
 import { InferencePool } from './inference-pool';
 import { modelArtifacts } from './model-artifacts';
 import { PoolEngine } from './pool-engine';
-import { planWorkers, workerBytesFor, workerCores, type PoolPlan, type WorkersSetting } from './pool-plan';
+import { planWorkers, workerCores, type PoolPlan, type WorkersSetting } from './pool-plan';
 
 /** The daemon's inference pool and how a model comes onto it. */
 export interface PoolServing {
@@ -40,7 +40,8 @@ export async function serveOnPool(loaded: LoadedModel, selection: EngineSelectio
   const probes = probeInputs(elements, loaded.metadata.preprocess.range, 2);
   // Timing matters only where it decides: auto, on a TF.js model.
   const inferMs = setting === 'auto' && engine.name === 'tfjs' && loaded.model ? await timeEngine(engine, probes[0]) : undefined;
-  const plan = withinMemoryRoom(planWorkers(setting, engine.name, currentBackend()?.name, inferMs, pool.size, loaded.weightBytes), pool.size, loaded.weightBytes, serving.memoryRoom?.());
+  // The room is known only here, once the engine is chosen (with auto, most models go to OpenCV DNN and need no workers).
+  const plan = planWorkers(setting, engine.name, currentBackend()?.name, inferMs, pool.size, loaded.weightBytes, undefined, serving.memoryRoom?.());
   if (plan.workers <= 1 || engine.name !== 'tfjs' || !loaded.model) {
     log?.info({ model: loaded.dir, workers: 1, reason: plan.why }, `model: inference on the main thread (${plan.why})`);
     return { engine, summary: `${selection.summary}; 1 worker: ${plan.why}`, plan: { workers: 1, why: plan.why } };
@@ -62,20 +63,6 @@ export async function serveOnPool(loaded: LoadedModel, selection: EngineSelectio
   const ms = Math.round(performance.now() - started);
   log?.info({ model: loaded.dir, workers: pool.size, workerBackend: pool.backend, loadMs: ms, reason: plan.why }, `model: on ${pool.size} inference workers (TF.js ${pool.backend} in each, loaded and checked in ${ms} ms; ${plan.why})`);
   return { engine: onPool, summary: `${selection.summary}; ${pool.size} workers, TF.js ${pool.backend} each (${plan.why})`, plan };
-}
-
-/**
- * A plan for workers kept to the memory limit: every worker loads its own copy of the model
- * beside what the process holds now (both models, during a swap), and the kernel kills the whole
- * daemon past the limit. The room is known only here, once the engine is chosen (with `auto`,
- * most models go to OpenCV DNN and need no workers).
- */
-function withinMemoryRoom(plan: PoolPlan, poolSize: number, weightBytes: number, room: number | undefined): PoolPlan {
-  if (plan.workers <= 1 || room === undefined) return plan;
-  const need = poolSize * workerBytesFor(weightBytes);
-  if (need <= room) return plan;
-  const mb = (bytes: number) => Math.round(bytes / 1048576);
-  return { workers: 1, why: `${poolSize} workers would take ~${mb(need)} MB (each its own copy of the model), more than the ${mb(Math.max(0, room))} MB left under the memory limit` };
 }
 
 /**

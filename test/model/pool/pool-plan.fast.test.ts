@@ -30,4 +30,13 @@ describe('planWorkers (how many inference workers a model gets)', () => {
     assert.deepEqual(planWorkers(2, 'tfjs', 'wasm', 0.3, 1, 170e6, 0.1 * GB), { workers: 2, why: 'pipeline.workers 2' });
     assert.equal(planWorkers(4, 'opencv', 'wasm', 10).workers, 1);
   });
+  it('more than one worker, asked for or auto, only when their copies fit in the room left under the memory limit', () => {
+    const need = 2 * workerBytesFor(10e6);
+    assert.equal(planWorkers(2, 'tfjs', 'wasm', 30, 2, 10e6, 10 * GB, need).workers, 2);
+    const tight = planWorkers(2, 'tfjs', 'wasm', 30, 2, 10e6, 10 * GB, need - 1);
+    assert.equal(tight.workers, 1);
+    assert.match(tight.why, /^2 workers would take ~\d+ MB \(each its own copy of the model\), more than the \d+ MB left under the memory limit$/);
+    assert.equal(planWorkers('auto', 'tfjs', 'wasm', 30, 2, 10e6, 10 * GB, need - 1).workers, 1);
+    assert.equal(planWorkers('auto', 'tfjs', 'wasm', 30, 2, 10e6, 10 * GB, undefined).workers, 2, 'no limit: no room rule');
+  });
 });
