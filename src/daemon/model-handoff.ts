@@ -3,7 +3,6 @@ import type { BackendPreference } from '../config/backend-preference';
 import { checkCandidateInChild, defaultCheckLimits, type CandidateCheckLimits } from '../model/candidate-check';
 import type { Classifier } from '../model/classifier';
 import { MemoryBudget } from '../model/memory-budget';
-import { workerBytesFor } from '../model/pool/pool-plan';
 import { openPackage } from '../model/open-model';
 import type { PoolServing } from '../model/pool/serve-on-pool';
 import { checkPackageShape, packageLayoutOf } from '../model/package-layout';
@@ -108,8 +107,10 @@ export class ModelHandoff {
   /** Checks a package as the class comment says; returns it loaded and warmed up here, or throws naming the problem. */
   private async vet(dir: string): Promise<Classifier> {
     const { weightBytes } = checkPackageShape(dir);
-    // The check child and the load here both count against the cgroup's limit beside the serving model.
-    this.memory.checkSwap(dir, weightBytes, this.workersBytesFor(weightBytes));
+    // The check child and the load here both count against the cgroup's limit beside the serving
+    // model. The inference workers' copies come after the load, and only when they fit in the
+    // room then left (serveOnPool's plan): otherwise the model stays on the main thread.
+    this.memory.checkSwap(dir, weightBytes);
     const limits = (this.options.checkLimits ?? defaultCheckLimits)(weightBytes);
     const started = performance.now();
     const { selfTested } = await checkCandidateInChild(dir, this.options.backend, limits);
@@ -120,19 +121,6 @@ export class ModelHandoff {
     } catch (err) {
       throw err instanceof ModelPackageError ? err : new ModelPackageError(dir, `passed its check but failed to load here: ${errorMessage(err)}`);
     }
-  }
-
-  /**
-   * What the inference workers would add at the swap: each loads its own copy of a TF.js model.
-   * Counted here when the model goes to them (model.backend wasm or cpu with more than one
-   * worker). On auto the engine is chosen only after loading (most models convert and run
-   * in-process on OpenCV DNN): there the pool itself keeps a TF.js model on the main thread when
-   * the workers' copies would not fit under the limit (PoolServing.memoryRoom).
-   */
-  private workersBytesFor(weightBytes: number): number {
-    const pool = this.options.pool;
-    const tfjsOnly = this.options.backend === 'wasm' || this.options.backend === 'cpu';
-    return pool && tfjsOnly && pool.pool.size > 1 ? pool.pool.size * workerBytesFor(weightBytes) : 0;
   }
 
   private serialize<T>(work: () => Promise<T>): Promise<T> {

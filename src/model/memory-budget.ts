@@ -96,14 +96,14 @@ export class MemoryBudget {
 
   /**
    * Throws a ModelPackageError naming `modelPath`'s model file when a hot-swap to it would not
-   * fit. `workersBytes`: what the inference workers' copies of the candidate add (each worker
-   * loads it beside the model it serves until all switch).
+   * fit (the inference workers' copies are not counted: they are taken only if they fit, see
+   * room() and planWorkers).
    */
-  checkSwap(modelPath: string, weightBytes: number, workersBytes = 0): void {
+  checkSwap(modelPath: string, weightBytes: number): void {
     const limit = this.limit();
     if (!limit) return;
     const rssNow = this.rss();
-    const need = this.swapPeak(weightBytes, rssNow) + workersBytes;
+    const need = this.swapPeak(weightBytes, rssNow);
     if (need <= limit.bytes - HEADROOM_BYTES) return;
     const startNeed = peak(START_COST[costKind(this.preference)], weightBytes, 0);
     const atStart = startNeed <= limit.bytes - HEADROOM_BYTES ? `; or serve it from the start as model.path (about ${mb(startNeed + STARTUP_RSS)} MB at start-up)` : '';
