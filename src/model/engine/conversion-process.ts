@@ -15,7 +15,7 @@ import { selectBackend } from '../backend';
 import { loadModelPackage, releaseTfjsModel } from '../model-package';
 import { convertLayersModel } from '../onnx/convert-layers';
 import { ONNX_DIR_PREFIX, type ConversionAnswer, type ConversionRequest } from './conversion-protocol';
-import { probeInputs, timeEngine } from './probe-check';
+import { probesFor, timeEngine } from './probe-check';
 import { TfjsEngine } from './tfjs-engine';
 
 async function convert(request: ConversionRequest): Promise<ConversionAnswer> {
@@ -24,9 +24,8 @@ async function convert(request: ConversionRequest): Promise<ConversionAnswer> {
   try {
     if (loaded.format !== 'layers-model' || !loaded.model) return { ok: false, why: `a ${loaded.format} is not converted here` };
     const { onnx } = convertLayersModel(loaded.model as tf.LayersModel);
-    const [h, w, c] = loaded.inputShape;
     const tfjs = new TfjsEngine(loaded.model, loaded.inputShape, loaded.outputUnits);
-    const probes = probeInputs(h * w * c, loaded.metadata.preprocess.range);
+    const probes = probesFor(loaded);
     const expected = probes.map((probe) => tfjs.run(probe, 1).slice());
     const tfjsMs = request.preference === 'auto' ? await timeEngine(tfjs, probes[0]) : undefined;
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), ONNX_DIR_PREFIX));

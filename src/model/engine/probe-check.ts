@@ -4,6 +4,11 @@ import type { InferenceEngine } from './inference-engine';
 /** How far a converted model's outputs may be from TF.js's on the same input. */
 export const MAX_OUTPUT_DIFFERENCE = 1e-4;
 
+/** probeInputs for a model: as many values as its input holds, in its input's range. */
+export function probesFor(model: { inputShape: readonly number[]; metadata: { preprocess: { range: readonly [number, number] } } }, count = 3): Float32Array[] {
+  return probeInputs(model.inputShape.reduce((a, b) => a * b, 1), model.metadata.preprocess.range, count);
+}
+
 /**
  * The inputs every load checks a converted model on: a few seeded random images with values
  * inside the model's input range (the same every load, so a result can be reproduced), and the

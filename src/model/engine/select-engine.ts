@@ -9,7 +9,7 @@ import { transposeInput } from '../onnx/transpose-input';
 import type { EngineName, InferenceEngine } from './inference-engine';
 import type { ChildConversion } from './convert-in-child';
 import { OpenCvEngine, readOnnxNet, readOnnxNetFile, setOpenCvThreads } from './opencv-engine';
-import { MAX_OUTPUT_DIFFERENCE, maxDifferenceFrom, maxOutputDifference, probeInputs, timeEngine } from './probe-check';
+import { MAX_OUTPUT_DIFFERENCE, maxDifferenceFrom, maxOutputDifference, probesFor, timeEngine } from './probe-check';
 import { TfjsEngine } from './tfjs-engine';
 
 /** The engine serving a model and, in one sentence, why (shown by info, doctor, /api/status and the log). */
@@ -62,8 +62,7 @@ export async function selectEngine(loaded: LoadedModel, options: EngineOptions, 
   } catch (err) {
     return stay(`OpenCV DNN could not read the converted model: ${errorMessage(err)}`);
   }
-  const elements = loaded.inputShape[0] * loaded.inputShape[1] * loaded.inputShape[2];
-  const probes = probeInputs(elements, loaded.metadata.preprocess.range);
+  const probes = probesFor(loaded);
   let difference: number;
   try {
     difference = await maxOutputDifference(tfjs, opencv, probes);
@@ -92,8 +91,7 @@ export async function engineFromConversion(conversion: ChildConversion, options:
   } catch (err) {
     return { stayOnTfjs: { why: `OpenCV DNN could not read the converted model: ${errorMessage(err)}` } };
   }
-  const [h, w, c] = loaded.inputShape;
-  const probes = probeInputs(h * w * c, loaded.metadata.preprocess.range);
+  const probes = probesFor(loaded);
   let verdict: TfjsVerdict;
   try {
     const difference = await maxDifferenceFrom(conversion.expected, opencv, probes);

@@ -2,7 +2,7 @@ import { errorMessage, ModelPackageError } from '../../util/errors';
 import type { Logger } from '../../util/logger';
 import { currentBackend } from '../backend';
 import type { EngineSelection } from '../engine/select-engine';
-import { MAX_OUTPUT_DIFFERENCE, probeInputs, timeEngine } from '../engine/probe-check';
+import { MAX_OUTPUT_DIFFERENCE, probesFor, timeEngine } from '../engine/probe-check';
 import type { LoadedModel } from '../model-package';
 import { InferencePool } from './inference-pool';
 import { modelArtifacts } from './model-artifacts';
@@ -36,8 +36,7 @@ export interface PoolServing {
 export async function serveOnPool(loaded: LoadedModel, selection: EngineSelection, serving: PoolServing, log?: Logger): Promise<EngineSelection & { plan: PoolPlan }> {
   const { pool, setting } = serving;
   const engine = selection.engine;
-  const elements = loaded.inputShape[0] * loaded.inputShape[1] * loaded.inputShape[2];
-  const probes = probeInputs(elements, loaded.metadata.preprocess.range, 2);
+  const probes = probesFor(loaded, 2);
   // Timing matters only where it decides: auto, on a TF.js model.
   const inferMs = setting === 'auto' && engine.name === 'tfjs' && loaded.model ? await timeEngine(engine, probes[0]) : undefined;
   // The room is known only here, once the engine is chosen (with auto, most models go to OpenCV DNN and need no workers).
